@@ -1,0 +1,21 @@
+"""Project settings: configuration loading, hooks and the catalog class."""
+
+from kedro.config import OmegaConfigLoader
+from omegaconf.resolvers import oc
+
+from cross_sell.hooks import ProjectHooks
+
+HOOKS = (ProjectHooks(),)
+
+CONFIG_LOADER_CLASS = OmegaConfigLoader
+CONFIG_LOADER_ARGS = {
+    "base_env": "base",
+    "default_run_env": "local",
+    # `oc.env` lets mlflow.yml and catalog entries take environment overrides,
+    # e.g. MLFLOW_TRACKING_URI for a test or a team's tracking server.
+    "custom_resolvers": {"oc.env": oc.env},
+    "config_patterns": {
+        "parameters": ["parameters*", "parameters*/**", "**/parameters*"],
+        "mlflow": ["mlflow*", "mlflow*/**", "**/mlflow*"],
+    },
+}
