@@ -3,9 +3,9 @@
 from kedro.config import OmegaConfigLoader
 from omegaconf.resolvers import oc
 
-from cross_sell.hooks import ProjectHooks
+from cross_sell.hooks import LineageHooks, NodeTimingHooks
 
-HOOKS = (ProjectHooks(),)
+HOOKS = (LineageHooks(), NodeTimingHooks())
 
 CONFIG_LOADER_CLASS = OmegaConfigLoader
 CONFIG_LOADER_ARGS = {
