@@ -18,6 +18,8 @@ import mlflow
 from kedro.framework.hooks import hook_impl
 from mlflow.tracking import MlflowClient
 
+from cross_sell.datasets import RawCSVDataset
+
 logger = logging.getLogger(__name__)
 
 RAW_DATASETS = ("raw_train", "raw_test")
@@ -130,3 +132,19 @@ class NodeTimingHooks:
             self._run_id,
             metrics=[mlflow.entities.Metric(k, v, now, 0) for k, v in metrics.items()],
         )
+
+
+class RawOverwriteGuardHook:
+    """Refuse a run up front if any ``RawCSVDataset`` it writes would be refused at save time.
+
+    ``RawCSVDataset.save`` checks each file when it is written; registered in ``settings.HOOKS``,
+    this hook checks all of them before the first node runs, so a run that would replace a
+    user's ``test.csv`` does not first write ``train.csv``.
+    """
+
+    @hook_impl
+    def before_pipeline_run(self, run_params: dict[str, Any], pipeline: Any, catalog: Any) -> None:
+        for name in sorted(pipeline.all_outputs()):
+            dataset = catalog.get(name)
+            if isinstance(dataset, RawCSVDataset):
+                dataset.ensure_writable()

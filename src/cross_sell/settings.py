@@ -3,9 +3,9 @@
 from kedro.config import OmegaConfigLoader
 from omegaconf.resolvers import oc
 
-from cross_sell.hooks import LineageHooks, NodeTimingHooks
+from cross_sell.hooks import LineageHooks, NodeTimingHooks, RawOverwriteGuardHook
 
-HOOKS = (LineageHooks(), NodeTimingHooks())
+HOOKS = (RawOverwriteGuardHook(), LineageHooks(), NodeTimingHooks())
 
 CONFIG_LOADER_CLASS = OmegaConfigLoader
 CONFIG_LOADER_ARGS = {

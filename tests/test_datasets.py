@@ -1,0 +1,238 @@
+"""RawCSVDataset: Kaggle-format load/save, clear load errors, and the overwrite guard."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from kedro.config import OmegaConfigLoader
+from kedro.io import DataCatalog, DatasetError
+from kedro.pipeline import Node, Pipeline
+
+from cross_sell.datasets import (
+    MANIFEST_NAME,
+    RawCSVDataset,
+    RawFileFormatError,
+    RawFileNotFoundError,
+    RawFileOverwriteError,
+)
+from cross_sell.hooks import RawOverwriteGuardHook
+from cross_sell.settings import CONFIG_LOADER_ARGS
+
+# Invented rows in the Kaggle train.csv format, byte for byte (LF endings, floats written "28.0").
+KAGGLE_TRAIN = (
+    b"id,Gender,Age,Driving_License,Region_Code,Previously_Insured,Vehicle_Age,"
+    b"Vehicle_Damage,Annual_Premium,Policy_Sales_Channel,Vintage,Response\n"
+    b"1,Male,45,1,28.0,0,> 2 Years,Yes,41210.0,26.0,120,1\n"
+    b"2,Male,71,1,3.0,0,1-2 Year,No,32871.0,26.0,88,0\n"
+    b"3,Male,52,1,28.0,0,> 2 Years,Yes,37950.0,124.0,64,1\n"
+    b"4,Male,23,1,11.0,1,< 1 Year,No,2630.0,152.0,250,0\n"
+    b"5,Female,27,1,41.0,1,< 1 Year,No,26788.0,152.0,141,0\n"
+)
+
+
+def _write(path: Path, data: bytes) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return path
+
+
+@pytest.fixture
+def kaggle_file(tmp_path: Path) -> Path:
+    return _write(tmp_path / "in" / "train.csv", KAGGLE_TRAIN)
+
+
+# ---------------------------------------------------------------------------- load / save
+def test_load_then_save_is_byte_exact(kaggle_file, tmp_path):
+    frame = RawCSVDataset(filepath=str(kaggle_file)).load()
+    assert frame.shape == (5, 12)
+    assert frame["Region_Code"].tolist() == [28.0, 3.0, 28.0, 11.0, 41.0]
+    assert frame["Vehicle_Age"].tolist()[:2] == ["> 2 Years", "1-2 Year"]
+
+    out = tmp_path / "out" / "train.csv"
+    RawCSVDataset(filepath=str(out)).save(frame)
+    assert out.read_bytes() == KAGGLE_TRAIN
+    assert not [p for p in out.parent.iterdir() if p.suffix == ".tmp"]
+
+
+def test_load_stamps_the_source(kaggle_file):
+    assert RawCSVDataset(filepath=str(kaggle_file)).load().attrs["source"] == str(kaggle_file)
+
+
+def test_crlf_and_bom_load_like_lf(kaggle_file, tmp_path):
+    expected = RawCSVDataset(filepath=str(kaggle_file)).load()
+    crlf = _write(tmp_path / "crlf.csv", b"\xef\xbb\xbf" + KAGGLE_TRAIN.replace(b"\n", b"\r\n"))
+    pd.testing.assert_frame_equal(RawCSVDataset(filepath=str(crlf)).load(), expected)
+
+
+def test_header_only_loads_as_empty_frame(tmp_path):
+    for name, text in {"nl.csv": b"id,Gender,Age\n", "no_nl.csv": b"id,Gender,Age"}.items():
+        frame = RawCSVDataset(filepath=str(_write(tmp_path / name, text))).load()
+        assert frame.empty
+        assert list(frame.columns) == ["id", "Gender", "Age"]
+
+
+def test_load_args_unsupported_by_pyarrow_fall_back(kaggle_file):
+    frame = RawCSVDataset(filepath=str(kaggle_file), load_args={"nrows": 2}).load()
+    assert frame["id"].tolist() == [1, 2]
+
+
+def test_missing_file_says_how_to_get_one(tmp_path):
+    dataset = RawCSVDataset(filepath=str(tmp_path / "train.csv"))
+    with pytest.raises(RawFileNotFoundError) as info:
+        dataset.load()
+    message = str(info.value)
+    assert str(tmp_path / "train.csv") in message
+    assert "kedro run --pipelines=synthetic_data" in message
+    assert "Kaggle" in message
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (b"", ["is empty (0 bytes", "kedro run --pipelines=synthetic_data"]),
+        (b"\n\r\n  \n", ["is empty (6 bytes"]),
+        (
+            b"id,Gender\n1,M\xe4le\n",
+            ["is not UTF-8 text", "0xe4 at line 2, column 4", "re-save the file as UTF-8"],
+        ),
+        (
+            b"id;Gender;Age\n1;Male;44\n",
+            ["looks semicolon-separated", "'id;Gender;Age'", "comma-separated"],
+        ),
+        (b"id,Gender,Age\n1,Male,44\n2,Female,30,9\n", ["not a well-formed CSV"]),
+    ],
+    ids=["empty", "blank lines", "latin-1", "semicolons", "ragged"],
+)
+def test_unreadable_files_raise_clear_errors(tmp_path, content, expected):
+    path = _write(tmp_path / "train.csv", content)
+    with pytest.raises(RawFileFormatError) as info:
+        RawCSVDataset(filepath=str(path)).load()
+    message = str(info.value)
+    assert str(path) in message
+    for part in expected:
+        assert part in message
+    assert isinstance(info.value, ValueError | DatasetError)
+
+
+def test_declared_encoding_and_separator_are_honoured(tmp_path):
+    path = _write(tmp_path / "train.csv", b"id;Gender\n1;M\xe4le\n")
+    dataset = RawCSVDataset(filepath=str(path), load_args={"sep": ";", "encoding": "latin-1"})
+    assert dataset.load()["Gender"].tolist() == ["M\u00e4le"]
+
+
+def test_catalog_keeps_the_clear_message(tmp_path):
+    catalog = DataCatalog({"raw_train": RawCSVDataset(filepath=str(tmp_path / "train.csv"))})
+    with pytest.raises(DatasetError, match="kedro run --pipelines=synthetic_data") as info:
+        catalog.load("raw_train")
+    assert isinstance(info.value.__cause__, RawFileNotFoundError)
+
+
+def test_describe_and_preview(kaggle_file):
+    dataset = RawCSVDataset(filepath=str(kaggle_file), metadata={"kedro-viz": {"layer": "raw"}})
+    assert "train.csv" in str(dataset)
+    assert dataset._describe()["overwrite"] is False
+    preview = dataset.preview(nrows=2)
+    assert preview["columns"][0] == "id"
+    assert len(preview["data"]) == 2
+    assert dataset.exists()
+
+
+def test_rejects_remote_paths_and_bad_overwrite_values():
+    with pytest.raises(ValueError, match="local files only"):
+        RawCSVDataset(filepath="s3://bucket/train.csv")
+    with pytest.raises(ValueError, match="`overwrite` must be true or false"):
+        RawCSVDataset(filepath="train.csv", overwrite="maybe")
+    assert RawCSVDataset(filepath="train.csv", overwrite="true")._overwrite is True
+    assert RawCSVDataset(filepath="train.csv", overwrite="false")._overwrite is False
+
+
+# ---------------------------------------------------------------------------- overwrite guard
+@pytest.fixture
+def frame(kaggle_file) -> pd.DataFrame:
+    return RawCSVDataset(filepath=str(kaggle_file)).load()
+
+
+def test_refuses_to_overwrite_a_hand_placed_file(tmp_path, frame):
+    users = _write(tmp_path / "raw" / "train.csv", b"id,Gender\n7,Male\n")
+    with pytest.raises(RawFileOverwriteError) as info:
+        RawCSVDataset(filepath=str(users)).save(frame.head(2))
+    message = str(info.value)
+    assert f"Refusing to overwrite {users}" in message
+    assert "not written by this project's generator" in message
+    assert "--params=overwrite_raw=true" in message
+    assert users.read_bytes() == b"id,Gender\n7,Male\n"
+    assert sorted(p.name for p in users.parent.iterdir()) == ["train.csv"]  # no manifest, no temp
+
+
+def test_overwrites_its_own_file_and_records_it(tmp_path, frame):
+    path = tmp_path / "raw" / "train.csv"
+    dataset = RawCSVDataset(filepath=str(path))
+    dataset.save(frame)
+    dataset.save(frame.head(2))  # its own file: allowed
+    assert path.read_bytes() == b"".join(KAGGLE_TRAIN.splitlines(keepends=True)[:3])
+    manifest = json.loads((path.parent / MANIFEST_NAME).read_text())
+    assert set(manifest) == {"train.csv"}
+    assert len(manifest["train.csv"]) == 64
+    path.unlink()  # a deleted file may be written again
+    dataset.save(frame)
+    assert path.read_bytes() == KAGGLE_TRAIN
+
+
+def test_refuses_a_file_edited_after_it_was_written(tmp_path, frame):
+    path = tmp_path / "raw" / "train.csv"
+    dataset = RawCSVDataset(filepath=str(path))
+    dataset.save(frame)
+    edited = path.read_bytes().replace(b"Male", b"Female", 1)
+    path.write_bytes(edited)
+    with pytest.raises(RawFileOverwriteError, match="changed after the generator wrote it"):
+        dataset.save(frame)
+    assert path.read_bytes() == edited
+
+
+def test_overwrite_true_forces_and_then_owns_the_file(tmp_path, frame):
+    users = _write(tmp_path / "raw" / "train.csv", b"id,Gender\n7,Male\n")
+    RawCSVDataset(filepath=str(users), overwrite=True).save(frame)
+    assert users.read_bytes() == KAGGLE_TRAIN
+    RawCSVDataset(filepath=str(users)).save(frame)  # now recorded: no force needed
+
+
+def test_manifest_keeps_one_entry_per_file(tmp_path, frame):
+    for name in ("train.csv", "test.csv"):
+        RawCSVDataset(filepath=str(tmp_path / name)).save(frame)
+    manifest = json.loads((tmp_path / MANIFEST_NAME).read_text())
+    assert sorted(manifest) == ["test.csv", "train.csv"]
+
+
+def test_guard_hook_refuses_before_any_raw_file_is_written(tmp_path, frame):
+    """A run writing train.csv and test.csv stops up front if test.csv is the user's."""
+    users_test = _write(tmp_path / "test.csv", b"id\n1\n")
+    catalog = DataCatalog(
+        {
+            "raw_train": RawCSVDataset(filepath=str(tmp_path / "train.csv")),
+            "raw_test": RawCSVDataset(filepath=str(tmp_path / "test.csv")),
+        }
+    )
+    pipeline = Pipeline(
+        [Node(lambda: (frame, frame), None, ["raw_train", "raw_test"], name="generate_node")]
+    )
+    with pytest.raises(RawFileOverwriteError, match=r"test\.csv"):
+        RawOverwriteGuardHook().before_pipeline_run({}, pipeline, catalog)
+    assert not (tmp_path / "train.csv").exists()
+    assert users_test.read_bytes() == b"id\n1\n"
+
+    forced = DataCatalog({"raw_test": RawCSVDataset(filepath=str(users_test), overwrite=True)})
+    RawOverwriteGuardHook().before_pipeline_run({}, pipeline, forced)  # no error
+
+
+def test_project_catalog_wires_overwrite_to_a_runtime_param():
+    """`kedro run --params=overwrite_raw=true` reaches both raw datasets; default is false."""
+    conf = Path(__file__).parents[1] / "conf"
+    for runtime_params, expected in [(None, False), ({"overwrite_raw": True}, True)]:
+        config = OmegaConfigLoader(str(conf), runtime_params=runtime_params, **CONFIG_LOADER_ARGS)
+        entries = {name: config["catalog"][name] for name in ("raw_train", "raw_test")}
+        catalog = DataCatalog.from_config(entries)
+        assert catalog["raw_train"]._overwrite is expected
+        assert catalog["raw_test"]._overwrite is expected
