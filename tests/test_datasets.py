@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import json
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -236,3 +238,11 @@ def test_project_catalog_wires_overwrite_to_a_runtime_param():
         catalog = DataCatalog.from_config(entries)
         assert catalog["raw_train"]._overwrite is expected
         assert catalog["raw_test"]._overwrite is expected
+
+
+def test_saved_file_has_a_plain_file_mode(tmp_path: Path) -> None:
+    dataset = RawCSVDataset(filepath=str(tmp_path / "train.csv"))
+    dataset.save(pd.read_csv(io.BytesIO(KAGGLE_TRAIN)))
+    umask = os.umask(0)
+    os.umask(umask)
+    assert (tmp_path / "train.csv").stat().st_mode & 0o777 == 0o666 & ~umask
