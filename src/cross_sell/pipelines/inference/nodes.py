@@ -1,0 +1,269 @@
+"""Nodes of ``inference``: split off invalid rows, score customers, rank them.
+
+Validation and cleaning are the ``data_engineering`` ones (``find_violations``,
+``clean_raw_table``): inference accepts exactly what training accepts, minus ``Response``.
+
+- Batch (``raw_test``): rows that violate the schema are split off into a rejects table (one
+  line per violation) instead of failing the run; ``check_reject_share`` then fails the run when
+  their share is above the configured limit (after the rejects file has been written).
+- Serving (one request of raw rows): any violation rejects the whole request with a clear
+  ``InvalidScoringRequestError`` (an HTTP 400 from MLflow's scoring server).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from mlflow.exceptions import MlflowException
+from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
+
+from cross_sell.pipelines.data_engineering.schema import (
+    TARGET,
+    RawDataValidationError,
+    find_violations,
+    raw_columns,
+    valid_row_mask,
+)
+
+logger = logging.getLogger(__name__)
+
+ID_COLUMN = "id"
+CLEAN_TARGET = "response"
+REJECT_COLUMNS: tuple[str, ...] = ("id", "column", "rule", "value", "row")
+"""Columns of the rejects table; ``row`` is the 1-based data row of the file (line ``row + 1``)."""
+SCORE_COLUMNS: tuple[str, ...] = ("id", "probability", "contact")
+PREDICTION_COLUMNS: tuple[str, ...] = ("id", "probability", "rank", "decile", "contact")
+REQUEST_SOURCE = "the scoring request"
+
+
+class RejectShareExceededError(RawDataValidationError):
+    """Too many rows of the inference file failed validation (``inference.max_reject_share``)."""
+
+
+class InvalidScoringRequestError(RawDataValidationError, MlflowException):
+    """A scoring request (raw rows sent to the served model) does not satisfy the schema.
+
+    An ``MlflowException`` with ``INVALID_PARAMETER_VALUE``, so MLflow's scoring server answers
+    HTTP 400 with this message instead of a generic "unexpected error".
+    """
+
+    def __init__(self, message: str) -> None:
+        MlflowException.__init__(self, message, error_code=INVALID_PARAMETER_VALUE)
+
+
+def _source(frame: pd.DataFrame) -> str:
+    return str(frame.attrs.get("source", "<in-memory data: no source file>"))
+
+
+def _show(value: Any) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "empty"
+    text = repr(value) if isinstance(value, str) else str(value)
+    return text if len(text) <= 30 else text[:27] + "..."
+
+
+def describe_violations(violations: pd.DataFrame, max_examples: int = 3) -> str:
+    """One line per violated (column, rule): the row count and a few example ids and values."""
+    lines = []
+    for (column, rule), group in violations.groupby(["column", "rule"], sort=False):
+        rows = group["row"].nunique()
+        examples = ", ".join(
+            f"id {_show(r.id)} (value {_show(r.value)})"
+            for r in group.head(max_examples).itertuples()
+        )
+        more = ", ..." if len(group) > max_examples else ""
+        lines.append(
+            f"  - column {column!r}: {rule}: {rows} row{'s' if rows != 1 else ''}, "
+            f"e.g. {examples}{more}"
+        )
+    return "\n".join(lines)
+
+
+def _without_target(raw: pd.DataFrame) -> pd.DataFrame:
+    """``raw`` without a ``Response`` column: inference never reads a target, even if present."""
+    if TARGET not in raw.columns:
+        return raw
+    logger.warning("%s: ignoring its %r column (inference scores rows)", _source(raw), TARGET)
+    return raw.drop(columns=TARGET)
+
+
+def split_rejected_rows(raw: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Split raw rows into valid rows and a rejects table (one line per violation).
+
+    Table-level problems (no rows, a missing column) still raise ``RawDataValidationError``:
+    there is nothing sensible to score.
+
+    Returns:
+        The valid rows (``attrs["source"]`` kept) and the rejects: ``id, column, rule, value,
+        row`` sorted by row (``row`` is the 1-based data row, so line ``row + 1`` of the file).
+    """
+    raw = _without_target(raw)
+    violations = find_violations(raw, include_target=False)
+    valid = raw.loc[valid_row_mask(len(raw), violations)]
+    valid.attrs = dict(raw.attrs)
+    rejects = (
+        violations.sort_values("row", kind="stable")
+        .assign(row=lambda v: v["row"].astype("int64") + 1)
+        .loc[:, list(REJECT_COLUMNS)]
+        .reset_index(drop=True)
+    )
+    n_rejected = len(raw) - len(valid)
+    if n_rejected:
+        logger.warning(
+            "%s: %d of %d rows (%.2f %%) fail validation and are rejected (%d violations):\n%s",
+            _source(raw),
+            n_rejected,
+            len(raw),
+            100 * n_rejected / len(raw),
+            len(rejects),
+            describe_violations(violations),
+        )
+    else:
+        logger.info("%s: all %d rows are valid", _source(raw), len(raw))
+    return valid, rejects
+
+
+def check_reject_share(
+    rejects: pd.DataFrame, valid_rows: pd.DataFrame, max_reject_share: float
+) -> pd.DataFrame:
+    """Pass ``valid_rows`` on if the share of rejected rows is within ``max_reject_share``.
+
+    ``rejects`` is read back from the saved rejects file, so this node runs once the file is
+    written: when the run fails here, the user can open the rejects.
+
+    Raises:
+        RejectShareExceededError: naming the input file, the count, the share, the limit and
+            the rejects file.
+    """
+    if not 0 <= max_reject_share <= 1:
+        raise ValueError(
+            f"inference.max_reject_share must be a share between 0 and 1, got {max_reject_share!r}"
+        )
+    n_rejected = int(rejects["row"].nunique()) if len(rejects) else 0
+    n_rows = len(valid_rows) + n_rejected
+    share = n_rejected / n_rows if n_rows else 0.0
+    where = rejects.attrs.get("source", "the `inference_rejects` dataset")
+    if share > max_reject_share:
+        raise RejectShareExceededError(
+            f"Inference input {_source(valid_rows)}: {n_rejected} of {n_rows} rows "
+            f"({share:.2%}) fail validation, above the limit inference.max_reject_share = "
+            f"{max_reject_share:.2%}. No predictions were written. The {len(rejects)} "
+            f"violations (id, column, rule, value, row) are written to {where}. Fix or remove "
+            "those rows, or raise the limit (e.g. --params=inference.max_reject_share=0.05).\n"
+            f"{describe_violations(rejects)}"
+        )
+    if n_rejected:
+        logger.warning(
+            "Scoring %d rows; %d rejected rows (%.2f %%, limit %.2f %%) are listed in %s",
+            len(valid_rows),
+            n_rejected,
+            100 * share,
+            100 * max_reject_share,
+            where,
+        )
+    return valid_rows
+
+
+def validate_scoring_request(request: pd.DataFrame) -> pd.DataFrame:
+    """Return the raw rows of a scoring request if every row satisfies the schema.
+
+    Raises:
+        InvalidScoringRequestError: for a missing column, no rows, or any invalid value (per
+            violated column and rule: the row count and example ids with their values).
+    """
+    rows = _without_target(request.copy(deep=False))
+    rows.attrs["source"] = REQUEST_SOURCE
+    if len(rows) == 0 and set(raw_columns(include_target=False)) <= set(rows.columns):
+        raise InvalidScoringRequestError("Invalid scoring request: it has no rows to score.")
+    try:
+        violations = find_violations(rows, include_target=False)
+    except RawDataValidationError as exc:
+        raise InvalidScoringRequestError(str(exc)) from None
+    if not violations.empty:
+        n_bad = violations["row"].nunique()
+        raise InvalidScoringRequestError(
+            f"Invalid scoring request: {n_bad} of {len(rows)} rows break the raw Kaggle schema "
+            f"(expected columns {', '.join(raw_columns(include_target=False))}); nothing was "
+            f"scored. Fix or remove these rows:\n{describe_violations(violations, 5)}"
+        )
+    return rows
+
+
+def _feature_frame(features: pd.DataFrame, model: Any) -> pd.DataFrame:
+    """The model's input columns, in the order it was fitted on."""
+    expected = getattr(model, "feature_names_in_", None)
+    if expected is None:
+        return features.drop(columns=[ID_COLUMN, CLEAN_TARGET], errors="ignore")
+    missing = [column for column in expected if column not in features.columns]
+    if missing:
+        raise ValueError(
+            f"The champion model expects feature column(s) {missing} that the clean inference "
+            f"table lacks (it has {list(features.columns)}). Retrain the champion on the "
+            "current model input table contract (docs/architecture.md)."
+        )
+    return features.loc[:, list(expected)]
+
+
+def _threshold(contact_threshold: dict[str, Any]) -> float:
+    value = contact_threshold.get("threshold") if isinstance(contact_threshold, dict) else None
+    if value is None or isinstance(value, bool) or not np.isfinite(float(value)):
+        raise ValueError(
+            "contact_threshold must be a dict with a finite number under 'threshold' "
+            f"(written by evaluation), got {contact_threshold!r}"
+        )
+    return float(value)
+
+
+def score_customers(
+    features: pd.DataFrame, champion_model: Any, contact_threshold: dict[str, Any]
+) -> pd.DataFrame:
+    """Score clean rows with the champion: ``id``, ``probability`` (of response) and ``contact``.
+
+    ``contact`` is True when ``probability >= contact_threshold["threshold"]`` (the
+    profit-optimal threshold chosen by evaluation). Channel or region codes never seen in
+    training are scored: encoding them is the fitted pipeline's job.
+    """
+    threshold = _threshold(contact_threshold)
+    classes = list(getattr(champion_model, "classes_", [0, 1]))
+    if 1 not in classes:
+        raise ValueError(f"The champion model has no positive class 1 (classes {classes})")
+    if features.empty:
+        probability = np.empty(0, dtype="float64")
+    else:
+        scores = champion_model.predict_proba(_feature_frame(features, champion_model))
+        probability = np.asarray(scores, dtype="float64")[:, classes.index(1)]
+    scored = pd.DataFrame(
+        {
+            "id": features[ID_COLUMN].to_numpy(dtype="int64"),
+            "probability": probability,
+            "contact": probability >= threshold,
+        }
+    )
+    logger.info(
+        "Scored %d customers; %d to contact (probability >= %.4f)",
+        len(scored),
+        int(scored["contact"].sum()),
+        threshold,
+    )
+    return scored
+
+
+def rank_predictions(scores: pd.DataFrame) -> pd.DataFrame:
+    """Add ``rank`` (1 = most likely to respond) and ``decile`` (1 = top 10 %); sort by rank.
+
+    Ranks are unique: equal probabilities are ordered by ``id``. Of ``n`` rows, decile ``d``
+    holds the ranks ``r`` with ``(r - 1) / n`` in ``[(d - 1) / 10, d / 10)``: decile 1 is the
+    top 10 % (rounded up, so rank 1 is always in decile 1), decile 10 the bottom.
+    """
+    ordered = scores.sort_values(
+        ["probability", "id"], ascending=[False, True], kind="stable"
+    ).reset_index(drop=True)
+    n_rows = len(ordered)
+    rank = np.arange(1, n_rows + 1, dtype="int64")
+    ordered["rank"] = rank
+    ordered["decile"] = (rank - 1) * 10 // max(n_rows, 1) + 1
+    return ordered.loc[:, list(PREDICTION_COLUMNS)]
