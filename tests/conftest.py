@@ -87,3 +87,21 @@ def generated_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = make_project_copy(tmp_path_factory.mktemp("generated") / "project")
     run_kedro(path, "run", "--pipelines=synthetic_data", f"--params={SMALL_DATA}")
     return path
+
+
+# Fewer Optuna trials than conf/base: the tests need trained models of every family, not good ones.
+FAST_TRAINING = "tuning.xgboost.n_trials=3,tuning.random_forest.n_trials=2"
+
+
+@pytest.fixture(scope="session")
+def trained_project(generated_project: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A project copy with small raw data on which the training job (``kedro run``) ran once.
+
+    It copies the raw files of ``generated_project`` and leaves that project untouched.
+    """
+    path = make_project_copy(tmp_path_factory.mktemp("trained") / "project")
+    shutil.copytree(
+        generated_project / "data" / "01_raw", path / "data" / "01_raw", dirs_exist_ok=True
+    )
+    run_kedro(path, "run", f"--params={FAST_TRAINING}")
+    return path

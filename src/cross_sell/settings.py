@@ -4,8 +4,9 @@ from kedro.config import OmegaConfigLoader
 from omegaconf.resolvers import oc
 
 from cross_sell.hooks import LineageHooks, NodeTimingHooks, RawOverwriteGuardHook
+from cross_sell.pipelines.inference.hooks import ServableModelHook
 
-HOOKS = (RawOverwriteGuardHook(), LineageHooks(), NodeTimingHooks())
+HOOKS = (RawOverwriteGuardHook(), LineageHooks(), NodeTimingHooks(), ServableModelHook())
 
 CONFIG_LOADER_CLASS = OmegaConfigLoader
 CONFIG_LOADER_ARGS = {

@@ -1,0 +1,214 @@
+"""Nodes of ``data_science``: the stratified split and the steps of the training template.
+
+A model family is a plain dict from ``parameters_data_science.yml``::
+
+    estimator: xgboost.XGBClassifier      # import path of an sklearn-compatible classifier
+    kwargs: {...}                         # its constructor arguments
+    validation_eval_set: true             # pass the validation split to fit() as eval_set
+    fit_kwargs: {verbose: false}          # other fit() arguments
+    recipe: {name: trees, kwargs: {...}}  # preprocessing recipe (see preprocessing.py)
+"""
+
+import importlib
+import logging
+from typing import Any, NamedTuple
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from sklearn.base import BaseEstimator
+from sklearn.compose import ColumnTransformer
+from sklearn.metrics import (
+    average_precision_score,
+    brier_score_loss,
+    log_loss,
+    roc_auc_score,
+    roc_curve,
+)
+from sklearn.model_selection import train_test_split
+from sklearn.pipeline import Pipeline
+
+from .preprocessing import make_preprocessor
+
+logger = logging.getLogger(__name__)
+
+
+def _check_target(table: pd.DataFrame, columns: dict[str, Any]) -> None:
+    """Fail clearly when the target column is missing or not 0/1."""
+    target, id_column = columns["target"], columns["id"]
+    missing = [name for name in (id_column, target) if name not in table.columns]
+    if missing:
+        raise ValueError(
+            f"model_input_table: column(s) {missing} missing; columns present: {list(table.columns)}"
+        )
+    bad = ~table[target].isin([0, 1])
+    if bad.any():
+        examples = table.loc[bad, id_column].head(5).tolist()
+        raise ValueError(
+            f"model_input_table: column {target!r} must be 0/1; {int(bad.sum())} rows are not, "
+            f"e.g. ids {examples}"
+        )
+    if table[target].nunique() < 2:
+        raise ValueError(f"model_input_table: column {target!r} holds a single class")
+
+
+def split_model_input(
+    table: pd.DataFrame, columns: dict[str, Any], split: dict[str, Any]
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Split the model input table into stratified, disjoint train / validation / test sets.
+
+    ``split`` holds ``validation_size`` and ``test_size`` (shares of all rows) and
+    ``random_state``. The test split is written for the evaluation pipeline only: nothing in
+    ``data_science`` or ``tuning`` reads it.
+    """
+    _check_target(table, columns)
+    target, seed = columns["target"], split["random_state"]
+    rest, test = train_test_split(
+        table, test_size=split["test_size"], stratify=table[target], random_state=seed
+    )
+    train, validation = train_test_split(
+        rest,
+        test_size=split["validation_size"] / (1 - split["test_size"]),
+        stratify=rest[target],
+        random_state=seed,
+    )
+    logger.info(
+        "Split %d rows into train %d / validation %d / test %d (response rate %.4f)",
+        len(table),
+        len(train),
+        len(validation),
+        len(test),
+        table[target].mean(),
+    )
+    return tuple(part.reset_index(drop=True) for part in (train, validation, test))
+
+
+def features_and_target(
+    table: pd.DataFrame, columns: dict[str, Any]
+) -> tuple[pd.DataFrame, pd.Series]:
+    """The model features (every column but id and target) and the target."""
+    return table.drop(columns=[columns["id"], columns["target"]]), table[columns["target"]]
+
+
+def import_object(path: str, source: str) -> Any:
+    """The object at import path ``path`` (``package.module.Name``), declared in ``source``."""
+    module_name, _, name = path.rpartition(".")
+    try:
+        return getattr(importlib.import_module(module_name), name)
+    except (ImportError, AttributeError, ValueError) as exc:
+        raise ValueError(f"{source}: {path!r} cannot be imported") from exc
+
+
+def build_estimator(family: dict[str, Any], **overrides: Any) -> BaseEstimator:
+    """Instantiate the family's classifier from its import path and kwargs (plus ``overrides``)."""
+    estimator_class = import_object(family["estimator"], "parameters_data_science.yml")
+    return estimator_class(**{**family.get("kwargs", {}), **overrides})
+
+
+class PreparedData(NamedTuple):
+    """Preprocessed features and targets of the training and validation splits."""
+
+    train_x: Any
+    train_y: pd.Series
+    validation_x: Any
+    validation_y: pd.Series
+
+
+def prepare_features(
+    train: pd.DataFrame,
+    validation: pd.DataFrame,
+    family: dict[str, Any],
+    columns: dict[str, Any],
+) -> tuple[ColumnTransformer, PreparedData]:
+    """Fit the family's preprocessing on the training split; transform train and validation."""
+    train_x, train_y = features_and_target(train, columns)
+    validation_x, validation_y = features_and_target(validation, columns)
+    preprocessor = make_preprocessor(
+        family["recipe"], train_x.dtypes, columns["categorical"], columns["capped"]
+    )
+    preprocessor.fit(train_x, train_y)
+    data = PreparedData(
+        preprocessor.transform(train_x), train_y, preprocessor.transform(validation_x), validation_y
+    )
+    return preprocessor, data
+
+
+def fit_classifier(
+    estimator: BaseEstimator, family: dict[str, Any], data: PreparedData
+) -> BaseEstimator:
+    """Fit ``estimator``; the validation split is its ``eval_set`` (early stopping) if asked."""
+    fit_kwargs = dict(family.get("fit_kwargs") or {})
+    if family.get("validation_eval_set", False):
+        fit_kwargs["eval_set"] = [(data.validation_x, data.validation_y)]
+    return estimator.fit(data.train_x, data.train_y, **fit_kwargs)
+
+
+def fit_model(
+    train: pd.DataFrame,
+    validation: pd.DataFrame,
+    family: dict[str, Any],
+    columns: dict[str, Any],
+) -> Pipeline:
+    """Fit one model family: preprocessing (on train only) + classifier, as one sklearn Pipeline.
+
+    The returned pipeline takes the clean feature columns of the model input table (all but
+    id and target) and scores them with ``predict_proba``.
+    """
+    preprocessor, data = prepare_features(train, validation, family, columns)
+    classifier = fit_classifier(build_estimator(family), family, data)
+    best_iteration = getattr(classifier, "best_iteration", None)
+    logger.info(
+        "Fitted %s on %d rows x %d features%s",
+        family["estimator"],
+        data.train_x.shape[0],
+        data.train_x.shape[1],
+        f" (early stopping: best iteration {best_iteration})" if best_iteration is not None else "",
+    )
+    return Pipeline([("preprocess", preprocessor), ("classifier", classifier)])
+
+
+def apply_best_params(family: dict[str, Any], best_params: dict[str, Any]) -> dict[str, Any]:
+    """The family's configuration with the tuned hyperparameters replacing its kwargs."""
+    logger.info("Refitting %s with tuned parameters %s", family["estimator"], best_params)
+    return {**family, "kwargs": {**family.get("kwargs", {}), **best_params}}
+
+
+def classification_metrics(target: pd.Series, scores: np.ndarray) -> dict[str, float]:
+    """ROC AUC, average precision, log loss and Brier score of probabilities ``scores``."""
+    return {
+        "roc_auc": float(roc_auc_score(target, scores)),
+        "average_precision": float(average_precision_score(target, scores)),
+        "log_loss": float(log_loss(target, scores, labels=[0, 1])),
+        "brier": float(brier_score_loss(target, scores)),
+    }
+
+
+def roc_figure(target: pd.Series, scores: np.ndarray, label: str, split_name: str) -> Figure:
+    """A ROC curve plot with the AUC in the legend."""
+    false_positive, true_positive, _ = roc_curve(target, scores)
+    auc = roc_auc_score(target, scores)
+    figure = Figure(figsize=(5.5, 5))
+    axes = figure.subplots()
+    axes.plot(false_positive, true_positive, label=f"{label} (AUC = {auc:.4f})")
+    axes.plot([0, 1], [0, 1], linestyle="--", color="grey", label="chance (AUC = 0.5)")
+    axes.set(
+        xlabel="False positive rate",
+        ylabel="True positive rate",
+        title=f"ROC curve, {split_name} split: {label}",
+        xlim=(0, 1),
+        ylim=(0, 1.01),
+    )
+    axes.legend(loc="lower right")
+    figure.tight_layout()
+    return figure
+
+
+def validate_model(
+    model: Pipeline, validation: pd.DataFrame, columns: dict[str, Any], label: str
+) -> tuple[dict[str, float], Figure]:
+    """Score the validation split: metrics (plain floats) and the ROC curve figure."""
+    features, target = features_and_target(validation, columns)
+    scores = model.predict_proba(features)[:, 1]
+    metrics = classification_metrics(target, scores)
+    logger.info("%s validation metrics: %s", label, metrics)
+    return metrics, roc_figure(target, scores, label, "validation")

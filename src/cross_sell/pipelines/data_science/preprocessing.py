@@ -1,0 +1,166 @@
+"""Preprocessing recipes: one per kind of model, always fitted on the training split only.
+
+A recipe is a function ``(feature_dtypes, categorical, capped, **kwargs) -> ColumnTransformer``
+registered in ``RECIPES``; a model family names its recipe and the recipe's keyword arguments in
+``parameters_data_science.yml``. The transformer returned is unfitted: ``nodes.fit_model`` fits it
+on the training split and ships it with the classifier as one sklearn ``Pipeline``.
+"""
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
+from sklearn.compose import ColumnTransformer
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import OneHotEncoder, SplineTransformer, StandardScaler
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+
+class QuantileCapper(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
+    """Clip each column to quantile bounds learned in ``fit`` (``lower_``, ``upper_``).
+
+    Tames a heavy right tail (the annual premium) without dropping rows; values outside the
+    training range at scoring time are clipped to the same bounds.
+    """
+
+    def __init__(self, lower_quantile: float = 0.001, upper_quantile: float = 0.999):
+        self.lower_quantile = lower_quantile
+        self.upper_quantile = upper_quantile
+
+    def fit(self, X, y=None):
+        """Learn the per-column bounds from ``X``."""
+        values = validate_data(self, X, dtype=np.float64)
+        self.lower_ = np.quantile(values, self.lower_quantile, axis=0)
+        self.upper_ = np.quantile(values, self.upper_quantile, axis=0)
+        return self
+
+    def transform(self, X):
+        """Return ``X`` clipped to the learned bounds."""
+        check_is_fitted(self)
+        values = validate_data(self, X, dtype=np.float64, reset=False)
+        return np.clip(values, self.lower_, self.upper_)
+
+
+class CategoryCodes(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
+    """Integer codes for code-valued categoricals (region, sales channel), for tree models.
+
+    Codes with at least ``min_frequency`` training rows keep a code of their own; rarer codes
+    and codes never seen in training (the real ``test.csv`` has sales channels absent from
+    ``train.csv``) share one "other" bucket, so new codes are scored, not rejected. The codes
+    are ranked by their training response rate (the "other" bucket included), so a tree can
+    separate good from bad channels with one split instead of many. Fitted attributes, per
+    column: ``categories_`` (the frequent codes, sorted), ``codes_`` (their integer codes) and
+    ``other_code_`` (the code of the "other" bucket).
+    """
+
+    def __init__(self, min_frequency: int = 50):
+        self.min_frequency = min_frequency
+
+    def fit(self, X, y):
+        """Learn the frequent codes of each column and rank them by response rate in ``y``."""
+        values = validate_data(self, X, dtype=np.int64)
+        target = np.asarray(y, dtype=np.float64)
+        self.categories_, self.codes_, self.other_code_ = [], [], []
+        for column in values.T:
+            categories, inverse, counts = np.unique(column, return_inverse=True, return_counts=True)
+            rates = np.bincount(inverse, weights=target) / counts
+            frequent = counts >= self.min_frequency
+            rare = ~frequent[inverse]
+            other_rate = target[rare].mean() if rare.any() else target.mean()
+            # Rank the frequent codes and the "other" bucket (last) by response rate.
+            order = np.argsort(np.append(rates[frequent], other_rate), kind="stable")
+            ranks = np.empty_like(order)
+            ranks[order] = np.arange(order.size)
+            self.categories_.append(categories[frequent])
+            self.codes_.append(ranks[:-1])
+            self.other_code_.append(int(ranks[-1]))
+        return self
+
+    def transform(self, X):
+        """Map each code to its rank; rare and unseen codes to the "other" bucket."""
+        check_is_fitted(self)
+        values = validate_data(self, X, dtype=np.int64, reset=False)
+        out = np.empty(values.shape, dtype=np.float64)
+        for j, column in enumerate(values.T):
+            categories, codes = self.categories_[j], self.codes_[j]
+            out[:, j] = self.other_code_[j]
+            if categories.size:
+                position = np.minimum(np.searchsorted(categories, column), categories.size - 1)
+                known = categories[position] == column
+                out[known, j] = codes[position[known]]
+        return out
+
+
+def _numeric(feature_dtypes: pd.Series, exclude: Sequence[str]) -> list[str]:
+    """Non-boolean columns not in ``exclude`` (booleans pass through as 0/1)."""
+    return [
+        name
+        for name, dtype in feature_dtypes.items()
+        if name not in exclude and not pd.api.types.is_bool_dtype(dtype)
+    ]
+
+
+def trees(
+    feature_dtypes: pd.Series,
+    categorical: Sequence[str],
+    capped: Sequence[str],
+    *,
+    min_frequency: int = 50,
+    cap_quantiles: Sequence[float] = (0.001, 0.999),
+) -> ColumnTransformer:
+    """Recipe for tree ensembles: ranked category codes, capped premium, the rest as is."""
+    return ColumnTransformer(
+        [
+            ("categories", CategoryCodes(min_frequency), list(categorical)),
+            ("capped", QuantileCapper(*cap_quantiles), list(capped)),
+        ],
+        remainder="passthrough",
+        verbose_feature_names_out=False,
+    )
+
+
+def linear(
+    feature_dtypes: pd.Series,
+    categorical: Sequence[str],
+    capped: Sequence[str],
+    *,
+    min_frequency: int = 100,
+    cap_quantiles: Sequence[float] = (0.001, 0.999),
+    spline_columns: Sequence[str] = (),
+    n_knots: int = 6,
+) -> ColumnTransformer:
+    """Recipe for linear models: one-hot categories, capped and scaled numbers, age splines.
+
+    Codes with fewer than ``min_frequency`` training rows and unseen codes share the one-hot
+    "infrequent" column. ``spline_columns`` (e.g. age, whose effect on response is far from
+    linear) get a B-spline basis on top of their scaled value.
+    """
+    steps = [
+        (
+            "one_hot",
+            OneHotEncoder(handle_unknown="infrequent_if_exist", min_frequency=min_frequency),
+            list(categorical),
+        ),
+        ("capped", make_pipeline(QuantileCapper(*cap_quantiles), StandardScaler()), list(capped)),
+        ("scaled", StandardScaler(), _numeric(feature_dtypes, [*categorical, *capped])),
+    ]
+    if spline_columns:
+        steps.append(("splines", SplineTransformer(n_knots=n_knots), list(spline_columns)))
+    return ColumnTransformer(steps, remainder="passthrough", verbose_feature_names_out=False)
+
+
+RECIPES: dict[str, Callable[..., ColumnTransformer]] = {"trees": trees, "linear": linear}
+
+
+def make_preprocessor(
+    recipe: dict, feature_dtypes: pd.Series, categorical: Sequence[str], capped: Sequence[str]
+) -> ColumnTransformer:
+    """Build the (unfitted) transformer a family's ``recipe`` block declares."""
+    name = recipe.get("name")
+    if name not in RECIPES:
+        raise ValueError(
+            f"parameters_data_science.yml: recipe name {name!r} is unknown; "
+            f"known recipes: {sorted(RECIPES)} (add one to data_science/preprocessing.py)"
+        )
+    return RECIPES[name](feature_dtypes, categorical, capped, **recipe.get("kwargs", {}))
