@@ -1,6 +1,8 @@
 """Pipeline-level tests: data_science (with tuning) through the real catalog, and the registry."""
 
 import json
+import shutil
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -17,6 +19,7 @@ from cross_sell.pipelines.data_science.pipeline import (
     create_pipeline,
 )
 from cross_sell.pipelines.tuning.pipeline import TUNED_FAMILIES
+from cross_sell.project_conf import configured_parameters
 
 from .support import project_catalog
 
@@ -145,3 +148,28 @@ def test_roc_curve_is_a_figure_saved_as_png(run_outputs):
     assert len(versions) == 1
     assert (versions[0] / "validation_roc_curve.png").read_bytes()[:4] == b"\x89PNG"
     assert Figure  # the dataset saved the Figure returned by validate_model_node
+
+
+REPO_CONF = Path(__file__).resolve().parents[3] / "conf"
+
+
+def test_configured_families_match_the_defaults_and_the_evaluated_models() -> None:
+    params = configured_parameters(REPO_CONF)
+    assert tuple(params["data_science"]["families"]) == MODEL_FAMILIES
+    assert tuple(params["tuning"]["families"]) == TUNED_FAMILIES
+    evaluated = params["evaluation"]["models"]
+    assert set(evaluated) == {*MODEL_FAMILIES, *(f"{family}_tuned" for family in TUNED_FAMILIES)}
+
+
+def test_families_come_from_conf(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    shutil.copytree(REPO_CONF, tmp_path / "conf", ignore=shutil.ignore_patterns("local"))
+    path = tmp_path / "conf" / "base" / "parameters_data_science.yml"
+    path.write_text(
+        path.read_text().replace(
+            "families: [xgboost, random_forest, logistic_regression]", "families: [xgboost]"
+        )
+    )
+    monkeypatch.chdir(tmp_path)
+    assert set(create_named_pipelines()) == {"xgboost"}
+    namespaces = {node.namespace for node in create_pipeline().nodes}
+    assert "logistic_regression" not in namespaces and "xgboost" in namespaces

@@ -3,16 +3,24 @@
 Each family is a namespace (``xgboost``, ``random_forest``, ``logistic_regression``) whose
 estimator, kwargs and preprocessing recipe live under the same key in
 ``parameters_data_science.yml``. Adding a family (say LightGBM) = a block in that file + its
-name in ``MODEL_FAMILIES`` (+ a recipe in ``preprocessing.py`` if no existing one fits).
+name in ``data_science.families`` (+ a recipe in ``preprocessing.py`` if no existing one fits).
 """
 
 from functools import partial, update_wrapper
 
 from kedro.pipeline import Node, Pipeline
 
+from cross_sell.project_conf import configured_list
+
 from .nodes import apply_best_params, fit_model, split_model_input, validate_model
 
 MODEL_FAMILIES = ("xgboost", "random_forest", "logistic_regression")
+"""Default of ``data_science.families`` (used when conf/ cannot be read; a test keeps them equal)."""
+
+
+def model_families() -> tuple[str, ...]:
+    """The families to train: ``data_science.families`` in conf/, read at registration."""
+    return configured_list("data_science", "families", MODEL_FAMILIES)
 
 
 def create_split_pipeline() -> Pipeline:
@@ -93,7 +101,7 @@ def create_named_pipelines() -> dict[str, Pipeline]:
     """One pipeline per family (``kedro run --pipelines=xgboost``): the split + its training."""
     return {
         family: create_split_pipeline() + create_training_pipeline(family)
-        for family in MODEL_FAMILIES
+        for family in model_families()
     }
 
 
@@ -106,7 +114,7 @@ def create_pipeline(**kwargs) -> Pipeline:
 
     return (
         sum(
-            (create_training_pipeline(family) for family in MODEL_FAMILIES),
+            (create_training_pipeline(family) for family in model_families()),
             create_split_pipeline(),
         )
         + create_tuning_pipeline()

@@ -13,16 +13,14 @@ output as input, so an earlier failure leaves the registry's ``champion`` alias 
 from __future__ import annotations
 
 import logging
-import os
 from functools import partial, update_wrapper
 from pathlib import Path
 from typing import Any
 
-from kedro.framework.project import settings
 from kedro.pipeline import Node, Pipeline
 
-from cross_sell import settings as project_settings
 from cross_sell.pipelines.evaluation import nodes, plots
+from cross_sell.project_conf import configured_parameters
 
 logger = logging.getLogger(__name__)
 
@@ -54,16 +52,7 @@ CAMPAIGN = "params:evaluation.campaign"
 
 def configured_evaluation(conf_source: str | Path | None = None) -> dict[str, Any]:
     """The ``evaluation`` parameters of the project's configuration (base + run environment)."""
-    source = Path(conf_source) if conf_source else Path.cwd() / settings.CONF_SOURCE
-    if not (source / "base").is_dir():
-        return {}
-    # The project's own loader settings (resolvers such as oc.env), configured or not.
-    loader = project_settings.CONFIG_LOADER_CLASS(
-        conf_source=str(source),
-        env=os.environ.get("KEDRO_ENV"),
-        **project_settings.CONFIG_LOADER_ARGS,
-    )
-    return dict(loader["parameters"].get("evaluation") or {})
+    return dict(configured_parameters(conf_source).get("evaluation") or {})
 
 
 def _bind(func: Any, **kwargs: Any) -> Any:

@@ -16,13 +16,11 @@ requirements are pinned from the running environment (no slow inference of requi
 from __future__ import annotations
 
 import logging
-import os
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from kedro.framework.project import settings
 from kedro.pipeline import Pipeline
 from kedro_mlflow.pipeline import pipeline_ml_factory
 from kedro_mlflow.pipeline.pipeline_ml import PipelineML
@@ -31,6 +29,7 @@ from mlflow.types.schema import ColSpec, Schema
 
 import cross_sell
 from cross_sell.pipelines.data_engineering.schema import raw_columns
+from cross_sell.project_conf import configured_parameters
 
 from .pipeline import SCORING_REQUEST, create_serving_pipeline
 
@@ -127,22 +126,11 @@ def serving_signature() -> ModelSignature:
 def configured_serving(conf_source: str | Path | None = None) -> dict[str, Any]:
     """``inference.serving`` of the project's conf (base + run env), over the defaults.
 
-    Only the ``parameters_inference`` files are read, with the project's config loader, so this
-    works before a Kedro session exists (when the pipelines are registered, or in a test).
+    Read with the project's config loader, so this works before a Kedro session exists (when the
+    pipelines are registered, or in a test).
     """
-    source = Path(conf_source) if conf_source else Path.cwd() / settings.CONF_SOURCE
-    serving: dict[str, Any] = {}
-    if (source / "base").is_dir():
-        args = {**settings.CONFIG_LOADER_ARGS}
-        args["config_patterns"] = {
-            **args.get("config_patterns", {}),
-            "parameters": ["parameters_inference*", "**/parameters_inference*"],
-        }
-        loader = settings.CONFIG_LOADER_CLASS(
-            conf_source=str(source), env=os.environ.get("KEDRO_ENV"), **args
-        )
-        serving = dict((loader["parameters"].get("inference") or {}).get("serving") or {})
-    return DEFAULT_SERVING | serving
+    inference = configured_parameters(conf_source).get("inference") or {}
+    return DEFAULT_SERVING | dict(inference.get("serving") or {})
 
 
 def create_training_ml_pipeline(

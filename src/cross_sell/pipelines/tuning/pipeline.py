@@ -14,10 +14,17 @@ from cross_sell.pipelines.data_science.pipeline import (
     create_split_pipeline,
     create_training_pipeline,
 )
+from cross_sell.project_conf import configured_list
 
 from .nodes import tune_hyperparameters
 
 TUNED_FAMILIES = ("xgboost", "random_forest")
+"""Default of ``tuning.families`` (used when conf/ cannot be read; a test keeps them equal)."""
+
+
+def tuned_families() -> tuple[str, ...]:
+    """The families to tune: ``tuning.families`` in conf/, read at registration."""
+    return configured_list("tuning", "families", TUNED_FAMILIES)
 
 
 def create_study_pipeline(family: str) -> Pipeline:
@@ -59,12 +66,12 @@ def create_named_pipelines() -> dict[str, Pipeline]:
     """``kedro run --pipelines=xgboost_tuned``: the split, the study and the refit."""
     return {
         f"{family}_tuned": create_split_pipeline() + create_tuned_pipeline(family)
-        for family in TUNED_FAMILIES
+        for family in tuned_families()
     }
 
 
 def create_pipeline(**kwargs) -> Pipeline:
     """The split, then every tuned family's study and refit."""
     return sum(
-        (create_tuned_pipeline(family) for family in TUNED_FAMILIES), create_split_pipeline()
+        (create_tuned_pipeline(family) for family in tuned_families()), create_split_pipeline()
     )
