@@ -41,12 +41,12 @@ def tracking_uri(project: Path) -> str:
 
 @pytest.fixture(scope="module")
 def client(trained_project: Path) -> Iterator[MlflowClient]:
-    previous = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
+    previous = mlflow.get_tracking_uri()
     mlflow.set_tracking_uri(tracking_uri(trained_project))
     mlflow.set_registry_uri(tracking_uri(trained_project))
     yield MlflowClient()
-    mlflow.set_tracking_uri(previous[0])
-    mlflow.set_registry_uri(previous[1])
+    mlflow.set_tracking_uri(previous)
+    mlflow.set_registry_uri(None)  # the registry follows the tracking URI again
 
 
 @pytest.fixture(scope="module")

@@ -124,7 +124,7 @@ def temporary_mlflow_store(directory: Path, db_template: Path) -> Iterator[Simpl
     directory is ``directory`` too, so the catalog's relative ``data/`` paths land there. All is
     restored on exit.
     """
-    previous_tracking, previous_registry = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
+    previous_tracking = mlflow.get_tracking_uri()
     previous_cwd = Path.cwd()
     os.chdir(directory)
     shutil.copy(db_template, directory / "mlflow.db")
@@ -140,7 +140,7 @@ def temporary_mlflow_store(directory: Path, db_template: Path) -> Iterator[Simpl
         while mlflow.active_run():
             mlflow.end_run()
         mlflow.set_tracking_uri(previous_tracking)
-        mlflow.set_registry_uri(previous_registry)
+        mlflow.set_registry_uri(None)  # the registry follows the tracking URI again
         os.chdir(previous_cwd)
 
 

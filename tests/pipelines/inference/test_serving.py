@@ -69,8 +69,10 @@ def registry(project, monkeypatch):
     uri = f"sqlite:///{project.path('mlflow.db')}"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
     yield uri
     mlflow.set_tracking_uri(None)
+    mlflow.set_registry_uri(None)
 
 
 def test_a_run_registers_the_model_with_one_champion_file_and_moves_the_alias(
