@@ -6,22 +6,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from cross_sell.pipelines.data_engineering.schema import raw_columns
 from tests.conftest import SMALL_DATA, run_kedro
 
-KAGGLE_COLUMNS = [
-    "id",
-    "Gender",
-    "Age",
-    "Driving_License",
-    "Region_Code",
-    "Previously_Insured",
-    "Vehicle_Age",
-    "Vehicle_Damage",
-    "Annual_Premium",
-    "Policy_Sales_Channel",
-    "Vintage",
-    "Response",
-]
+KAGGLE_COLUMNS = list(raw_columns(include_target=True))
 
 
 def test_synthetic_data_writes_kaggle_format_files(generated_project: Path) -> None:

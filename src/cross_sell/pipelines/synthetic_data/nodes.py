@@ -27,23 +27,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from cross_sell.pipelines.data_engineering.schema import raw_columns
+
 logger = logging.getLogger(__name__)
 
-TRAIN_COLUMNS = [
-    "id",
-    "Gender",
-    "Age",
-    "Driving_License",
-    "Region_Code",
-    "Previously_Insured",
-    "Vehicle_Age",
-    "Vehicle_Damage",
-    "Annual_Premium",
-    "Policy_Sales_Channel",
-    "Vintage",
-    "Response",
-]
-TEST_COLUMNS = TRAIN_COLUMNS[:-1]
+# The Kaggle format, as declared once by the raw schema.
+TRAIN_COLUMNS = list(raw_columns(include_target=True))
+TEST_COLUMNS = list(raw_columns(include_target=False))
 
 RESPONSE_RATE = 0.12256
 PREMIUM_FLOOR = 2630.0
