@@ -5,8 +5,16 @@ from omegaconf.resolvers import oc
 
 from cross_sell.hooks import LineageHooks, NodeTimingHooks, RawOverwriteGuardHook
 from cross_sell.pipelines.inference.hooks import ServableModelHook
+from cross_sell.preflight import PreflightHook, TerminationHook
 
-HOOKS = (RawOverwriteGuardHook(), LineageHooks(), NodeTimingHooks(), ServableModelHook())
+HOOKS = (
+    PreflightHook(),  # unreachable MLflow store / Optuna storage: fail at the start, with the fix
+    TerminationHook(),  # SIGTERM: a normal failure (trial FAIL, MLflow run FAILED), not a hard kill
+    RawOverwriteGuardHook(),
+    LineageHooks(),
+    NodeTimingHooks(),
+    ServableModelHook(),
+)
 
 CONFIG_LOADER_CLASS = OmegaConfigLoader
 CONFIG_LOADER_ARGS = {

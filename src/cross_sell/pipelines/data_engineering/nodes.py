@@ -33,11 +33,30 @@ def validate_raw_train(raw_train: pd.DataFrame, max_examples: int) -> pd.DataFra
 
     Raises:
         RawDataValidationError: naming the file, and per violated (column, rule) the row count
-            and up to ``max_examples`` example ids with their values.
+            and up to ``max_examples`` example ids with their values; also when every row is
+            of one class (a single row included): nothing could be trained on it.
     """
     validated = validate_raw_table(raw_train, include_target=True, max_examples=max_examples)
+    _check_both_classes(validated, max_examples)
     logger.info("Raw training table is valid: %d rows", len(validated))
     return validated
+
+
+def _check_both_classes(raw_train: pd.DataFrame, max_examples: int) -> None:
+    """A training file whose rows are all one class (or a single row) cannot train a classifier."""
+    classes = pd.to_numeric(raw_train[TARGET]).astype("int64")
+    if classes.nunique() > 1:
+        return
+    ids = ", ".join(str(i) for i in raw_train["id"].head(max_examples))
+    more = ", ..." if len(raw_train) > max_examples else ""
+    raise RawDataValidationError(
+        f"Raw data validation failed for "
+        f"{raw_train.attrs.get('source', '<in-memory data: no source file>')}: column "
+        f"{TARGET!r}: a training file needs rows of both classes 0 and 1, but all "
+        f"{len(raw_train)} row(s) are {classes.iloc[0]}, e.g. id {ids}{more}. Use the Kaggle "
+        "train.csv (12 % responders), or regenerate a synthetic one with "
+        "`kedro run --pipelines=synthetic_data`."
+    )
 
 
 def _integers(values: pd.Series, dtype: str, column: str) -> pd.Series:

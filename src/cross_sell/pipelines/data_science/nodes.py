@@ -18,6 +18,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from sklearn.base import BaseEstimator
 from sklearn.compose import ColumnTransformer
+from sklearn.ensemble import BaseEnsemble
 from sklearn.metrics import (
     average_precision_score,
     brier_score_loss,
@@ -49,7 +50,29 @@ def _check_target(table: pd.DataFrame, columns: dict[str, Any]) -> None:
             f"e.g. ids {examples}"
         )
     if table[target].nunique() < 2:
-        raise ValueError(f"model_input_table: column {target!r} holds a single class")
+        raise ValueError(
+            f"model_input_table: column {target!r} holds a single class (all {len(table)} rows "
+            f"are {table[target].iloc[0] if len(table) else 'missing'}): a classifier needs "
+            "rows of both classes 0 and 1"
+        )
+
+
+def _too_few_rows_message(
+    table: pd.DataFrame, columns: dict[str, Any], split: dict[str, Any], problem: str
+) -> str:
+    """Why the stratified split cannot give every part both classes, and what to do."""
+    target, id_column = columns["target"], columns["id"]
+    counts = table[target].value_counts()
+    rare = counts.idxmin()
+    examples = table.loc[table[target] == rare, id_column].head(5).tolist()
+    return (
+        f"model_input_table: cannot split {len(table)} rows into train / validation / test "
+        f"(data_science.split: validation_size {split['validation_size']}, test_size "
+        f"{split['test_size']}, stratified on {target!r}): every part needs rows of both "
+        f"classes, and {problem}. Class {rare} has only {int(counts[rare])} row(s) (e.g. ids "
+        f"{examples}), class {counts.idxmax()} {int(counts.max())}. Train on more rows (the "
+        "Kaggle train.csv has 381,109), or change data_science.split."
+    )
 
 
 def split_model_input(
@@ -63,15 +86,27 @@ def split_model_input(
     """
     _check_target(table, columns)
     target, seed = columns["target"], split["random_state"]
-    rest, test = train_test_split(
-        table, test_size=split["test_size"], stratify=table[target], random_state=seed
-    )
-    train, validation = train_test_split(
-        rest,
-        test_size=split["validation_size"] / (1 - split["test_size"]),
-        stratify=rest[target],
-        random_state=seed,
-    )
+    try:
+        rest, test = train_test_split(
+            table, test_size=split["test_size"], stratify=table[target], random_state=seed
+        )
+        train, validation = train_test_split(
+            rest,
+            test_size=split["validation_size"] / (1 - split["test_size"]),
+            stratify=rest[target],
+            random_state=seed,
+        )
+    except ValueError as exc:  # sklearn: too few rows of a class to stratify
+        problem = f"scikit-learn cannot stratify it ({exc})"
+        raise ValueError(_too_few_rows_message(table, columns, split, problem)) from None
+    for part_name, part in (("train", train), ("validation", validation), ("test", test)):
+        if part[target].nunique() < 2:
+            held = f"only class {part[target].iloc[0]}" if len(part) else "no row"
+            raise ValueError(
+                _too_few_rows_message(
+                    table, columns, split, f"its {part_name} part ({len(part)} rows) holds {held}"
+                )
+            )
     logger.info(
         "Split %d rows into train %d / validation %d / test %d (response rate %.4f)",
         len(table),
@@ -140,7 +175,23 @@ def fit_classifier(
     fit_kwargs = dict(family.get("fit_kwargs") or {})
     if family.get("validation_eval_set", False):
         fit_kwargs["eval_set"] = [(data.validation_x, data.validation_y)]
-    return estimator.fit(data.train_x, data.train_y, **fit_kwargs)
+    return predict_deterministically(estimator.fit(data.train_x, data.train_y, **fit_kwargs))
+
+
+def predict_deterministically(estimator: BaseEstimator) -> BaseEstimator:
+    """Make a fitted sklearn ensemble predict single-threaded, so its scores are bit-identical.
+
+    A random forest with ``n_jobs != 1`` adds its trees' probabilities into one array from
+    several threads, in whichever order they finish: ``predict_proba`` then differs in the last
+    bits from call to call, which can flip tied ranks, AUCs, the tuned parameters and the
+    champion. Fitting stays parallel (each tree has its own seed); prediction is serial.
+    """
+    if isinstance(estimator, BaseEnsemble) and estimator.get_params().get("n_jobs") not in (
+        None,
+        1,
+    ):
+        estimator.set_params(n_jobs=1)
+    return estimator
 
 
 def fit_model(

@@ -113,7 +113,7 @@ def serving_signature() -> ModelSignature:
     With the Kaggle types, ``pd.read_csv`` of a Kaggle file can be passed to ``predict`` as is,
     and the scoring server accepts JSON (``dataframe_split``, ``dataframe_records``) and CSV
     (``text/csv``: lines of a Kaggle file). MLflow answers HTTP 400 for a missing column (named)
-    or a value of the wrong type (e.g. ``Age`` 35.5 or empty) and drops extra columns; the values
+    or a value of the wrong type (e.g. ``Age`` "forty" or empty) and drops extra columns; the values
     are then checked by the project's schema (``validate_scoring_request``).
     """
     inputs = Schema([ColSpec(KAGGLE_TYPES[name], name) for name in raw_columns(False)])

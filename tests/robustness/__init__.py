@@ -1,0 +1,4 @@
+"""Robustness: bad input, faults, interruptions, reruns, determinism, secrets.
+
+See docs/guarantees.md.
+"""
