@@ -10,6 +10,7 @@ model on the validation split (when tuning uses the whole training split).
 import hashlib
 import json
 import logging
+import time
 from functools import partial
 from typing import Any
 
@@ -19,6 +20,7 @@ from optuna.pruners import MedianPruner
 from optuna.samplers import TPESampler
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import train_test_split
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from cross_sell.pipelines.data_science.nodes import (
     PreparedData,
@@ -30,6 +32,8 @@ from cross_sell.pipelines.data_science.nodes import (
 
 logger = logging.getLogger(__name__)
 
+STUDY_OPEN_ATTEMPTS = 3
+
 
 def open_study(storage: str, study_name: str, seed: int, pruner: dict[str, Any]) -> optuna.Study:
     """Open the study ``study_name`` in the Optuna RDB ``storage`` URL, creating it if needed.
@@ -38,16 +42,27 @@ def open_study(storage: str, study_name: str, seed: int, pruner: dict[str, Any])
     database that reruns extend (``load_if_exists=True``) and several processes may share,
     which a Kedro dataset (load all, save all) cannot express. All storage access stays here.
     """
-    study = optuna.create_study(
-        storage=storage,
-        study_name=study_name,
-        direction="maximize",
-        pruner=MedianPruner(**pruner),
-        load_if_exists=True,
-    )
-    # Seeded; offset by the trials already stored so that a rerun explores new points
-    # instead of replaying the first run's random draws.
-    study.sampler = TPESampler(seed=seed + len(study.trials))
+    for attempt in range(STUDY_OPEN_ATTEMPTS):
+        try:
+            study = optuna.create_study(
+                storage=storage,
+                study_name=study_name,
+                direction="maximize",
+                pruner=MedianPruner(**pruner),
+                load_if_exists=True,
+            )
+            break
+        except (IntegrityError, OperationalError) as exc:
+            # Workers starting together on an empty database race to create Optuna's tables
+            # or the study: the loser's insert fails, and a second look finds what won.
+            if attempt == STUDY_OPEN_ATTEMPTS - 1:
+                raise
+            logger.info("Opening study %s raced another worker (%s); retrying", study_name, exc)
+            time.sleep(0.5 * (attempt + 1))
+    # Seeded; offset by the trials already stored so that a rerun explores new points instead
+    # of replaying the first run's draws. constant_liar: workers sharing the study avoid
+    # suggesting points next to trials still running elsewhere.
+    study.sampler = TPESampler(seed=seed + len(study.trials), constant_liar=True)
     return study
 
 
@@ -112,8 +127,10 @@ def _objective(
 
 def _log_trial(family_name: str, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
     """One log line per finished trial."""
-    completed = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
-    best = max(completed, key=lambda t: t.value) if completed else None
+    try:
+        best = study.best_trial  # one query, not a reload of every trial of a shared study
+    except ValueError:  # no completed trial yet
+        best = None
     logger.info(
         "%s trial %d %s: validation AUC %s, params %s; best so far %s",
         family_name,
