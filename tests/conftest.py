@@ -11,6 +11,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -46,6 +47,7 @@ def make_project_copy(dest: Path) -> Path:
 
 def kedro_env(project: Path) -> dict[str, str]:
     env = dict(os.environ)
+    env.pop("MLFLOW_REGISTRY_URI", None)  # the registry follows the tracking store below
     env.update(
         MLFLOW_TRACKING_URI=f"sqlite:///{project / 'mlflow.db'}",
         DO_NOT_TRACK="1",
@@ -73,6 +75,22 @@ def run_kedro(project: Path, *args: str, check: bool = True) -> subprocess.Compl
             f"{result.stdout[-6000:]}\n{result.stderr[-6000:]}"
         )
     return result
+
+
+MLFLOW_URI_VARIABLES = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
+
+
+@pytest.fixture(autouse=True)
+def _restore_mlflow_uri_variables() -> Iterator[None]:
+    """mlflow.set_tracking_uri / set_registry_uri also export these variables (for subprocesses)
+    and never unset them: restore them after each test so no store leaks into the next one."""
+    saved = {name: os.environ.get(name) for name in MLFLOW_URI_VARIABLES}
+    yield
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
 
 
 @pytest.fixture

@@ -78,6 +78,7 @@ def serve_model(
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     if tracking_uri:
         env["MLFLOW_TRACKING_URI"] = tracking_uri
+        env.pop("MLFLOW_REGISTRY_URI", None)  # the registry lives in that tracking store
     log_path = log_path or Path(tempfile.mkstemp(prefix="mlflow-serve-", suffix=".log")[1])
     command = [
         sys.executable,

@@ -10,7 +10,11 @@ model on the validation split (when tuning uses the whole training split).
 import hashlib
 import json
 import logging
+import signal
+import threading
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import partial
 from typing import Any
 
@@ -125,6 +129,40 @@ def _objective(
     return float(roc_auc_score(data.validation_y, estimator.predict_proba(data.validation_x)[:, 1]))
 
 
+@contextmanager
+def _sigterm_held_outside_trials() -> Iterator[None]:
+    """Hold SIGTERM while Optuna does its bookkeeping (creating, telling trials).
+
+    A SIGTERM that lands between Optuna creating a trial and running the objective, or while it
+    records a result, would leave that trial RUNNING forever. Held here, the signal is delivered
+    inside the next objective call (see ``_signals_inside``), where Optuna marks the trial FAIL
+    before the error propagates; or when optimisation ends. Only the main thread can do this.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+def _signals_inside(objective: Callable[[optuna.Trial], float]) -> Callable[[optuna.Trial], float]:
+    """``objective`` with SIGTERM deliverable while it runs (held again afterwards)."""
+
+    def run(trial: optuna.Trial) -> float:
+        if threading.current_thread() is not threading.main_thread():
+            return objective(trial)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
+        try:
+            return objective(trial)
+        finally:
+            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+
+    return run
+
+
 def _log_trial(family_name: str, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
     """One log line per finished trial."""
     try:
@@ -192,17 +230,14 @@ def tune_hyperparameters(
         search.get("timeout"),
         len(train),
     )
-    study.optimize(
-        partial(
-            _objective,
-            family=family,
-            search=search,
-            data=data,
-        ),
-        n_trials=search["n_trials"],
-        timeout=search.get("timeout"),
-        callbacks=[partial(_log_trial, family_name)],
-    )
+    objective = partial(_objective, family=family, search=search, data=data)
+    with _sigterm_held_outside_trials():
+        study.optimize(
+            _signals_inside(objective),
+            n_trials=search["n_trials"],
+            timeout=search.get("timeout"),
+            callbacks=[partial(_log_trial, family_name)],
+        )
     trials = study.trials_dataframe(attrs=("number", "state", "value", "params"))
     first = ["number", "state", "value"]
     trials = trials[first + [c for c in trials.columns if c not in first]]
