@@ -13,8 +13,14 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from kedro.framework.project import pipelines as kedro_pipelines
+from kedro.pipeline import Pipeline
+
+from cross_sell import settings as project_settings
+from cross_sell.pipeline_registry import register_pipelines
 
 REPO = Path(__file__).resolve().parents[1]
 DATA_LAYERS = (
@@ -123,3 +129,22 @@ def trained_project(generated_project: Path, tmp_path_factory: pytest.TempPathFa
     )
     run_kedro(path, "run", f"--params={FAST_TRAINING}")
     return path
+
+
+def registered_pipelines(project: Path) -> dict[str, Pipeline]:
+    """Every pipeline the project registers, with ``project`` as the working directory."""
+    cwd = Path.cwd()
+    os.chdir(project)  # the registry reads conf/ from the working directory
+    kedro_pipelines.set_requested(None)  # all, whatever a run in this process asked before
+    try:
+        return register_pipelines()
+    finally:
+        os.chdir(cwd)
+
+
+def project_config(project: Path, key: str) -> dict[str, Any]:
+    """``catalog``, ``parameters``... of ``project/conf`` through the project's config loader."""
+    loader = project_settings.CONFIG_LOADER_CLASS(
+        conf_source=str(project / "conf"), **project_settings.CONFIG_LOADER_ARGS
+    )
+    return loader[key]

@@ -19,41 +19,17 @@ import tarfile
 import zipfile
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
 
 import pandas as pd
 import pytest
-from kedro.framework.project import pipelines as kedro_pipelines
 from kedro.io import CatalogConfigResolver
-from kedro.pipeline import Pipeline
 
 from cross_sell import __version__
-from cross_sell import settings as project_settings
-from cross_sell.pipeline_registry import register_pipelines
-from tests.conftest import REPO, kedro_env, run_kedro
+from tests.conftest import REPO, kedro_env, project_config, registered_pipelines, run_kedro
 
 PACKAGE = "cross_sell"
 PIPELINE = "inference"
 PIP = (sys.executable, "-m", "pip")  # the test environment's pip installs into the fresh venv
-
-
-def registered_pipelines(project: Path) -> dict[str, Pipeline]:
-    """Every pipeline the project registers, with ``project`` as the working directory."""
-    cwd = Path.cwd()
-    os.chdir(project)  # the registry reads conf/ from the working directory
-    kedro_pipelines.set_requested(None)  # all, whatever a run in this process asked before
-    try:
-        return register_pipelines()
-    finally:
-        os.chdir(cwd)
-
-
-def project_config(project: Path, key: str) -> dict[str, Any]:
-    """``catalog``, ``parameters``... of ``project/conf`` through the project's config loader."""
-    loader = project_settings.CONFIG_LOADER_CLASS(
-        conf_source=str(project / "conf"), **project_settings.CONFIG_LOADER_ARGS
-    )
-    return loader[key]
 
 
 def _copy_project_sources(dest: Path) -> Path:

@@ -27,13 +27,15 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from kedro.framework.project import pipelines as kedro_pipelines
 from kedro.io import CatalogConfigResolver
-from kedro.pipeline import Pipeline
 
-from cross_sell import settings as project_settings
-from cross_sell.pipeline_registry import register_pipelines
-from tests.conftest import kedro_env, make_project_copy, run_kedro
+from tests.conftest import (
+    kedro_env,
+    make_project_copy,
+    project_config,
+    registered_pipelines,
+    run_kedro,
+)
 
 HOST = "127.0.0.1"
 STARTUP_TIMEOUT = 300  # seconds; the server imports the whole stack on a busy 2-core machine
@@ -49,25 +51,6 @@ LAYER_ORDER = (
     "reporting",
 )
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-
-
-def registered_pipelines(project: Path) -> dict[str, Pipeline]:
-    """Every pipeline the project registers, with ``project`` as the working directory."""
-    cwd = Path.cwd()
-    os.chdir(project)  # the registry reads conf/ from the working directory
-    kedro_pipelines.set_requested(None)  # all, whatever a run in this process asked before
-    try:
-        return register_pipelines()
-    finally:
-        os.chdir(cwd)
-
-
-def project_config(project: Path, key: str) -> dict[str, Any]:
-    """``catalog``, ``parameters``... of ``project/conf`` through the project's config loader."""
-    loader = project_settings.CONFIG_LOADER_CLASS(
-        conf_source=str(project / "conf"), **project_settings.CONFIG_LOADER_ARGS
-    )
-    return loader[key]
 
 
 def _free_port() -> int:
