@@ -1,4 +1,5 @@
-"""Project datasets: ``RawCSVDataset`` for the Kaggle-format raw CSV files in ``data/01_raw``.
+"""Project datasets: ``RawCSVDataset`` for the Kaggle-format raw CSV files in ``data/01_raw``, and
+``OptionalModelRegistryDataset`` for a registered model that may not exist yet.
 
 Loading is fast (pyarrow) and fails with a clear message on the usual mistakes (missing, empty,
 non-UTF-8 or semicolon-separated file). Saving is byte-exact Kaggle style, atomic, and never
@@ -22,6 +23,8 @@ from typing import Any, ClassVar
 import pandas as pd
 from kedro.io import AbstractDataset, DatasetError
 from kedro_datasets._typing import TablePreview
+from kedro_mlflow.io.models import MlflowModelRegistryDataset
+from mlflow.exceptions import MlflowException
 
 logger = logging.getLogger(__name__)
 
@@ -293,3 +296,17 @@ class RawCSVDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
         manifest[self._filepath.name] = digest
         text = json.dumps(dict(sorted(manifest.items())), indent=2) + "\n"
         _atomic_write(self.manifest_path, text.encode("utf-8"))
+
+
+class OptionalModelRegistryDataset(MlflowModelRegistryDataset):
+    """kedro-mlflow's ``MlflowModelRegistryDataset`` that loads ``None`` when the model or alias
+    does not exist yet (the plugin's raises): the promotion gate's first run has no champion."""
+
+    def _load(self) -> Any:
+        try:
+            return super()._load()
+        except MlflowException as exc:
+            if exc.error_code != "RESOURCE_DOES_NOT_EXIST":
+                raise
+            logger.info("No registered model at %s yet", self.model_uri)
+            return None

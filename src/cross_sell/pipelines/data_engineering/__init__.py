@@ -1,4 +1,4 @@
-"""``data_engineering``: validate the raw Kaggle table, then clean it into the model input table."""
+"""``data_engineering`` pipeline."""
 
 from .pipeline import create_pipeline
 

@@ -1,5 +1,5 @@
-"""``data_science``: stratified split, then one training template per model family."""
+"""``data_science`` pipeline."""
 
-from .pipeline import create_named_pipelines, create_pipeline
+from .pipeline import create_pipeline
 
-__all__ = ["create_named_pipelines", "create_pipeline"]
+__all__ = ["create_pipeline"]

@@ -13,19 +13,11 @@ import importlib
 import logging
 from typing import Any, NamedTuple
 
-import numpy as np
 import pandas as pd
-from matplotlib.figure import Figure
 from sklearn.base import BaseEstimator
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import BaseEnsemble
-from sklearn.metrics import (
-    average_precision_score,
-    brier_score_loss,
-    log_loss,
-    roc_auc_score,
-    roc_curve,
-)
+from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 
@@ -208,12 +200,14 @@ def fit_model(
     preprocessor, data = prepare_features(train, validation, family, columns)
     classifier = fit_classifier(build_estimator(family), family, data)
     best_iteration = getattr(classifier, "best_iteration", None)
+    auc = roc_auc_score(data.validation_y, classifier.predict_proba(data.validation_x)[:, 1])
     logger.info(
-        "Fitted %s on %d rows x %d features%s",
+        "Fitted %s on %d rows x %d features%s: validation ROC AUC %.4f",
         family["estimator"],
         data.train_x.shape[0],
         data.train_x.shape[1],
         f" (early stopping: best iteration {best_iteration})" if best_iteration is not None else "",
+        auc,
     )
     return Pipeline([("preprocess", preprocessor), ("classifier", classifier)])
 
@@ -222,44 +216,3 @@ def apply_best_params(family: dict[str, Any], best_params: dict[str, Any]) -> di
     """The family's configuration with the tuned hyperparameters replacing its kwargs."""
     logger.info("Refitting %s with tuned parameters %s", family["estimator"], best_params)
     return {**family, "kwargs": {**family.get("kwargs", {}), **best_params}}
-
-
-def classification_metrics(target: pd.Series, scores: np.ndarray) -> dict[str, float]:
-    """ROC AUC, average precision, log loss and Brier score of probabilities ``scores``."""
-    return {
-        "roc_auc": float(roc_auc_score(target, scores)),
-        "average_precision": float(average_precision_score(target, scores)),
-        "log_loss": float(log_loss(target, scores, labels=[0, 1])),
-        "brier": float(brier_score_loss(target, scores)),
-    }
-
-
-def roc_figure(target: pd.Series, scores: np.ndarray, label: str, split_name: str) -> Figure:
-    """A ROC curve plot with the AUC in the legend."""
-    false_positive, true_positive, _ = roc_curve(target, scores)
-    auc = roc_auc_score(target, scores)
-    figure = Figure(figsize=(5.5, 5))
-    axes = figure.subplots()
-    axes.plot(false_positive, true_positive, label=f"{label} (AUC = {auc:.4f})")
-    axes.plot([0, 1], [0, 1], linestyle="--", color="grey", label="chance (AUC = 0.5)")
-    axes.set(
-        xlabel="False positive rate",
-        ylabel="True positive rate",
-        title=f"ROC curve, {split_name} split: {label}",
-        xlim=(0, 1),
-        ylim=(0, 1.01),
-    )
-    axes.legend(loc="lower right")
-    figure.tight_layout()
-    return figure
-
-
-def validate_model(
-    model: Pipeline, validation: pd.DataFrame, columns: dict[str, Any], label: str
-) -> tuple[dict[str, float], Figure]:
-    """Score the validation split: metrics (plain floats) and the ROC curve figure."""
-    features, target = features_and_target(validation, columns)
-    scores = model.predict_proba(features)[:, 1]
-    metrics = classification_metrics(target, scores)
-    logger.info("%s validation metrics: %s", label, metrics)
-    return metrics, roc_figure(target, scores, label, "validation")

@@ -1,26 +1,19 @@
-"""``data_science``: split, then one training template instantiated per model family.
+"""``data_science``: the stratified split, then one training template instantiated per family.
 
-Each family is a namespace (``xgboost``, ``random_forest``, ``logistic_regression``) whose
+``FAMILIES`` is the one list of model families. Each is a namespace (``xgboost``, ...) whose
 estimator, kwargs and preprocessing recipe live under the same key in
-``parameters_data_science.yml``. Adding a family (say LightGBM) = a block in that file + its
-name in ``data_science.families`` (+ a recipe in ``preprocessing.py`` if no existing one fits).
+``parameters_data_science.yml``. Adding a family (say LightGBM) = its name here + its block there
+(+ a recipe in ``preprocessing.py`` if no existing one fits).
 """
-
-from functools import partial, update_wrapper
 
 from kedro.pipeline import Node, Pipeline
 
-from cross_sell.project_conf import configured_list
+from cross_sell.pipelines import modular
 
-from .nodes import apply_best_params, fit_model, split_model_input, validate_model
+from .nodes import apply_best_params, fit_model, split_model_input
 
-MODEL_FAMILIES = ("xgboost", "random_forest", "logistic_regression")
-"""Default of ``data_science.families`` (used when conf/ cannot be read; a test keeps them equal)."""
-
-
-def model_families() -> tuple[str, ...]:
-    """The families to train: ``data_science.families`` in conf/, read at registration."""
-    return configured_list("data_science", "families", MODEL_FAMILIES)
+FAMILIES = ("xgboost", "random_forest", "logistic_regression")
+"""The model families, each trained by ``create_training_pipeline`` under its own namespace."""
 
 
 def create_split_pipeline() -> Pipeline:
@@ -44,17 +37,15 @@ def create_split_pipeline() -> Pipeline:
 def create_training_pipeline(
     namespace: str, family: str | None = None, best_params: str | None = None
 ) -> Pipeline:
-    """The training template: fit one family on ``train_set``, score it on ``validation_set``.
+    """The training template: fit one family on ``train_set`` into ``<namespace>.model``.
 
     Args:
-        namespace: prefix of the outputs ``<namespace>.model``, ``<namespace>.validation_metrics``
-            and ``<namespace>.roc_curve``, and of the node names.
+        namespace: prefix of the output ``<namespace>.model`` and of the node names.
         family: key of the family's block in the parameters (default: ``namespace``).
         best_params: name of a dataset of tuned hyperparameters that override the family's
             kwargs (the ``<family>_tuned`` refits), or ``None``.
     """
     family = family or namespace
-    label_metrics = update_wrapper(partial(validate_model, label=namespace), validate_model)
     nodes = [
         Node(
             func=fit_model,
@@ -66,26 +57,20 @@ def create_training_pipeline(
             ],
             outputs="model",
             name="fit_model_node",
-        ),
-        Node(
-            func=label_metrics,
-            inputs=["model", "validation_set", "params:columns"],
-            outputs=["validation_metrics", "roc_curve"],
-            name="validate_model_node",
-        ),
+        )
     ]
-    inputs = {"train_set": "train_set", "validation_set": "validation_set"}
+    inputs = {"train_set", "validation_set"}
     if best_params:
         nodes.insert(
             0,
             Node(
                 func=apply_best_params,
-                inputs=["params:family", "best_params"],
+                inputs=["params:family", best_params],
                 outputs="family_config",
                 name="apply_best_params_node",
             ),
         )
-        inputs["best_params"] = best_params
+        inputs.add(best_params)
     return Pipeline(
         nodes,
         namespace=namespace,
@@ -97,25 +82,14 @@ def create_training_pipeline(
     )
 
 
-def create_named_pipelines() -> dict[str, Pipeline]:
-    """One pipeline per family (``kedro run --pipelines=xgboost``): the split + its training."""
-    return {
-        family: create_split_pipeline() + create_training_pipeline(family)
-        for family in model_families()
-    }
+def create_family_pipeline(family: str) -> Pipeline:
+    """``kedro run --pipelines=<family>``: the split and that family's training."""
+    return modular(create_split_pipeline() + create_training_pipeline(family), "data_science")
 
 
 def create_pipeline(**kwargs) -> Pipeline:
-    """The whole modelling job: split, every family, Optuna tuning and the tuned refits."""
-    # Imported here: the tuning package builds on this module's template.
-    from cross_sell.pipelines.tuning.pipeline import (  # noqa: PLC0415
-        create_pipeline as create_tuning_pipeline,
-    )
-
-    return (
-        sum(
-            (create_training_pipeline(family) for family in model_families()),
-            create_split_pipeline(),
-        )
-        + create_tuning_pipeline()
+    """The split and every family's training."""
+    return modular(
+        sum((create_training_pipeline(f) for f in FAMILIES), create_split_pipeline()),
+        "data_science",
     )

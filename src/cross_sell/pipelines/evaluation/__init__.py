@@ -1,5 +1,5 @@
-"""Evaluation of every trained model on the untouched test split; champion and campaign view."""
+"""``evaluation`` pipeline."""
 
-from cross_sell.pipelines.evaluation.pipeline import create_pipeline
+from .pipeline import create_pipeline
 
 __all__ = ["create_pipeline"]

@@ -12,21 +12,10 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import StrMethodFormatter
-from sklearn.calibration import calibration_curve
-from sklearn.metrics import (
-    average_precision_score,
-    precision_recall_curve,
-    roc_auc_score,
-    roc_curve,
-)
+from sklearn.calibration import CalibrationDisplay
+from sklearn.metrics import PrecisionRecallDisplay, RocCurveDisplay
 
-from cross_sell.pipelines.evaluation.nodes import (
-    captured_share,
-    check_trials,
-    profit_curve,
-    profit_optimal_point,
-    ranking_curve,
-)
+from .metrics import captured_share, ranking_curve
 
 GRID = np.linspace(0.0, 1.0, 501)  # shares of customers contacted, for gains / lift / profit
 FIGSIZE = (8.0, 6.0)
@@ -35,7 +24,7 @@ MAX_POINTS = 2000  # per drawn curve: more is invisible at this size and slows t
 
 def model_columns(test_scores: pd.DataFrame, columns: dict[str, Any]) -> list[str]:
     """The score columns of ``test_scores`` (everything but the id and the target)."""
-    return [c for c in test_scores.columns if c not in (columns["id_column"], columns["target"])]
+    return [c for c in test_scores.columns if c not in (columns["id"], columns["target"])]
 
 
 def model_styles(names: list[str]) -> dict[str, dict[str, Any]]:
@@ -71,16 +60,9 @@ def plot_roc_curves(test_scores: pd.DataFrame, columns: dict[str, Any]) -> Figur
     y = test_scores[columns["target"]].to_numpy()
     fig = Figure(figsize=FIGSIZE, layout="constrained")
     ax = fig.subplots()
-    styles = model_styles(model_columns(test_scores, columns))
-    for name, style in styles.items():
-        fpr, tpr, _ = roc_curve(y, test_scores[name])
-        fpr, tpr = _thin(fpr, tpr)
-        ax.plot(
-            fpr,
-            tpr,
-            lw=1.6,
-            **style,
-            label=f"{name} (AUC {roc_auc_score(y, test_scores[name]):.4f})",
+    for name, style in model_styles(model_columns(test_scores, columns)).items():
+        RocCurveDisplay.from_predictions(
+            y, test_scores[name], name=name, ax=ax, curve_kwargs={"lw": 1.6, **style}
         )
     ax.plot([0, 1], [0, 1], ls="--", color="grey", lw=1, label="random (AUC 0.5)")
     ax.set(
@@ -100,12 +82,14 @@ def plot_precision_recall_curves(test_scores: pd.DataFrame, columns: dict[str, A
     y = test_scores[columns["target"]].to_numpy()
     fig = Figure(figsize=FIGSIZE, layout="constrained")
     ax = fig.subplots()
-    styles = model_styles(model_columns(test_scores, columns))
-    for name, style in styles.items():
-        precision, recall, _ = precision_recall_curve(y, test_scores[name])
-        precision, recall = _thin(precision, recall)
-        ap = average_precision_score(y, test_scores[name])
-        ax.plot(recall, precision, lw=1.6, **style, label=f"{name} (AP {ap:.4f})")
+    for name, style in model_styles(model_columns(test_scores, columns)).items():
+        PrecisionRecallDisplay.from_predictions(
+            y,
+            test_scores[name],
+            name=name,
+            ax=ax,
+            curve_kwargs={"lw": 1.6, "drawstyle": "default", **style},
+        )
     ax.axhline(y.mean(), ls="--", color="grey", lw=1, label=f"random (base rate {y.mean():.3f})")
     ax.set(
         title=f"Precision-recall curves ({_split_note(y)})",
@@ -131,10 +115,19 @@ def plot_calibration(test_scores: pd.DataFrame, columns: dict[str, Any], n_bins:
     fig.subplots_adjust(left=0.1, right=0.97, top=0.95, bottom=0.08, hspace=0.25)
     top, bottom = fig.subplots(2, 1, height_ratios=[3, 1.3], sharex=True)
     for name, style in model_styles(names).items():
-        observed, predicted = calibration_curve(
-            y, test_scores[name], n_bins=n_bins, strategy="quantile"
+        CalibrationDisplay.from_predictions(
+            y,
+            test_scores[name],
+            n_bins=n_bins,
+            strategy="quantile",
+            name=name,
+            ax=top,
+            ref_line=False,
+            marker="o",
+            ms=4,
+            lw=1.4,
+            **style,
         )
-        top.plot(predicted, observed, marker="o", ms=4, lw=1.4, **style, label=name)
         bottom.hist(
             test_scores[name],
             bins=60,
@@ -209,14 +202,13 @@ def plot_profit_curve(
     columns: dict[str, Any],
     campaign: dict[str, Any],
 ) -> Figure:
-    """The champion's campaign profit against the share of customers contacted."""
+    """The champion's campaign profit on test by share contacted, its validation threshold marked."""
     name, cost, value = champion["name"], campaign["contact_cost"], campaign["conversion_value"]
     y, scores = test_scores[columns["target"]], test_scores[name]
     curve = ranking_curve(y, scores)
-    profits = profit_curve(curve, cost, value)
-    best = profit_optimal_point(y, scores, cost, value)
-    best_share = 100 * best["contacts"] / curve.n
+    profits = value * curve.true_positives - cost * curve.contacts
     share = 100 * curve.contacts / curve.n
+    chosen = int(np.searchsorted(-curve.thresholds, -champion["threshold"], side="right")) - 1
     fig = Figure(figsize=(8.0, 6.5), layout="constrained")
     ax = fig.subplots()
     ax.plot(*_thin(share, profits), lw=1.8, color="tab:blue", label=f"contact by {name} score")
@@ -224,15 +216,14 @@ def plot_profit_curve(
         profits[-1], ls="--", color="tab:red", lw=1, label=f"contact everyone: {profits[-1]:,.0f}"
     )
     ax.axhline(0, color="grey", lw=0.8)
-    ax.axvline(best_share, ls=":", color="black", lw=1)
     ax.plot(
-        [best_share],
-        [best["profit"]],
+        [share[chosen]],
+        [profits[chosen]],
         "o",
         color="black",
         label=(
-            f"best: contact {best_share:.1f} % (probability >= {best['threshold']:.3f}): "
-            f"{best['profit']:,.0f}"
+            f"threshold {champion['threshold']:.3f} (chosen on validation): contact "
+            f"{share[chosen]:.1f} %, profit {profits[chosen]:,.0f}"
         ),
     )
     ax.set(
@@ -272,52 +263,4 @@ def plot_feature_importance(
     )
     ax.grid(axis="x", alpha=0.3)
     _legend(ax, loc="lower right")
-    return fig
-
-
-def plot_optimisation_history(
-    trials: pd.DataFrame, study_name: str, params: dict[str, Any]
-) -> Figure:
-    """Objective value of each complete trial and the best value so far."""
-    table = check_trials(trials)
-    complete = table[(table["state"] == "COMPLETE") & table["value"].notna()]
-    best = (
-        complete["value"].cummax()
-        if params["direction"] == "maximize"
-        else complete["value"].cummin()
-    )
-    fig = Figure(figsize=FIGSIZE, layout="constrained")
-    ax = fig.subplots()
-    ax.scatter(complete["number"], complete["value"], s=18, color="tab:blue", label="trial")
-    ax.step(complete["number"], best, where="post", color="tab:red", lw=1.6, label="best so far")
-    skipped = len(table) - len(complete)
-    ax.set(
-        title=f"Optuna optimisation history: {study_name} ({len(complete)} complete trials"
-        + (f", {skipped} pruned or failed)" if skipped else ")"),
-        xlabel="Trial number",
-        ylabel=f"Objective ({params['direction']})",
-    )
-    ax.grid(alpha=0.3)
-    _legend(ax, loc="lower right" if params["direction"] == "maximize" else "upper right")
-    return fig
-
-
-def plot_param_importances(importances: pd.DataFrame, study_name: str) -> Figure:
-    """fANOVA importance of each tuned hyperparameter (shares summing to 1)."""
-    table = importances.sort_values("importance")
-    fig = Figure(figsize=FIGSIZE, layout="constrained")
-    ax = fig.subplots()
-    if table.empty:
-        ax.text(0.5, 0.5, "not enough complete trials", ha="center", va="center")
-    else:
-        ax.barh(
-            table["parameter"], table["importance"], color="tab:green", label="fANOVA importance"
-        )
-        _legend(ax, loc="lower right")
-    ax.set(
-        title=f"Optuna hyperparameter importances: {study_name}",
-        xlabel="Share of the objective's variance explained",
-        ylabel="Hyperparameter",
-    )
-    ax.grid(axis="x", alpha=0.3)
     return fig

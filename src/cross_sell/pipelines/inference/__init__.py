@@ -1,5 +1,5 @@
-"""``inference``: validate, clean and score new customers; the servable MLflow model."""
+"""``inference`` pipeline."""
 
-from .pipeline import create_pipeline, create_scoring_pipeline, create_serving_pipeline
+from .pipeline import create_pipeline
 
-__all__ = ["create_pipeline", "create_scoring_pipeline", "create_serving_pipeline"]
+__all__ = ["create_pipeline"]

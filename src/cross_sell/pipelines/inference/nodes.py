@@ -208,48 +208,38 @@ def _feature_frame(features: pd.DataFrame, model: Any) -> pd.DataFrame:
     return features.loc[:, list(expected)]
 
 
-def _threshold(contact_threshold: dict[str, Any]) -> float:
-    value = contact_threshold.get("threshold") if isinstance(contact_threshold, dict) else None
-    if value is None or isinstance(value, bool) or not np.isfinite(float(value)):
-        raise ValueError(
-            "contact_threshold must be a dict with a finite number under 'threshold' "
-            f"(written by evaluation), got {contact_threshold!r}"
-        )
-    return float(value)
+def score_customers(features: pd.DataFrame, champion_model: Any) -> pd.DataFrame:
+    """Score clean rows: ``id``, ``probability`` (of response) and ``contact``.
 
-
-def score_customers(
-    features: pd.DataFrame, champion_model: Any, contact_threshold: dict[str, Any]
-) -> pd.DataFrame:
-    """Score clean rows with the champion: ``id``, ``probability`` (of response) and ``contact``.
-
-    ``contact`` is True when ``probability >= contact_threshold["threshold"]`` (the
-    profit-optimal threshold chosen by evaluation). Channel or region codes never seen in
-    training are scored: encoding them is the fitted pipeline's job.
+    ``champion_model`` carries its contact threshold (chosen on the validation split):
+    ``contact`` is its ``predict``, True when ``probability >= threshold``. Channel or region
+    codes never seen in training are scored: encoding them is the fitted pipeline's job.
     """
-    threshold = _threshold(contact_threshold)
-    classes = list(getattr(champion_model, "classes_", [0, 1]))
-    if 1 not in classes:
-        raise ValueError(f"The champion model has no positive class 1 (classes {classes})")
     if features.empty:
-        probability = np.empty(0, dtype="float64")
+        probability, contact = np.empty(0, dtype="float64"), np.empty(0, dtype=bool)
     else:
-        scores = champion_model.predict_proba(_feature_frame(features, champion_model))
-        probability = np.asarray(scores, dtype="float64")[:, classes.index(1)]
-    scored = pd.DataFrame(
+        columns = _feature_frame(features, champion_model)
+        probability = np.asarray(champion_model.predict_proba(columns), dtype="float64")[:, 1]
+        contact = np.asarray(champion_model.predict(columns)).astype(bool)
+    return pd.DataFrame(
         {
             "id": features[ID_COLUMN].to_numpy(dtype="int64"),
             "probability": probability,
-            "contact": probability >= threshold,
+            "contact": contact,
         }
     )
-    logger.info(
-        "Scored %d customers; %d to contact (probability >= %.4f)",
-        len(scored),
-        int(scored["contact"].sum()),
-        threshold,
-    )
-    return scored
+
+
+def predict_with_registered_model(rows: pd.DataFrame, model: Any) -> pd.DataFrame:
+    """Score valid raw rows with the registered model (the same one ``mlflow models serve`` serves)."""
+    if model is None:
+        raise ValueError(
+            "no registered cross_sell@champion yet: run `kedro run` first (it trains, "
+            "registers and promotes the first champion)"
+        )
+    scores = model.predict(rows) if len(rows) else pd.DataFrame(columns=list(SCORE_COLUMNS))
+    logger.info("Scored %d customers; %d to contact", len(scores), int(scores["contact"].sum()))
+    return scores
 
 
 def rank_predictions(scores: pd.DataFrame) -> pd.DataFrame:

@@ -1,30 +1,30 @@
-"""``inference``: raw Kaggle rows -> validate -> clean -> score with the champion.
+"""``inference``: score raw Kaggle rows with the registered ``cross_sell@champion``.
 
-Two pipelines share one scoring core (``create_scoring_pipeline``: clean -> score):
+Two pipelines:
 
-- ``create_pipeline()`` (registered as ``inference``), the batch job on ``raw_test``::
+- ``create_serving_pipeline()``: the servable model's own pipeline (``serving.py`` logs it with
+  every training run): a request of raw rows -> strict validation -> clean -> score with
+  ``champion_model`` (the champion with its contact threshold) -> ``inference_scores``
+  (id, probability, contact).
+- ``create_pipeline()`` (registered as ``inference``), the batch job on ``raw_test``: invalid rows
+  are split off into ``inference_rejects``, and the valid ones are scored by the registered model
+  itself (``registered_champion``), so batch scoring and ``mlflow models serve`` are one model::
 
-      raw_test -> split_rejected_rows -> inference_rejects (saved: rejects.csv)
-                          |                      |  (read back)
-                          v                      v
-                 inference_candidate_rows -> check_reject_share -> inference_valid_rows
-                 -> clean -> score (champion_model, contact_threshold) -> rank -> predictions
-
-  The check reads the rejects back from their file, so a run that fails on too many invalid rows
-  has written them first; predictions are written only when the check passes.
-
-- ``create_serving_pipeline()``, the model served by MLflow (see ``serving.py``): a request of
-  raw rows -> strict validation -> the same core -> ``inference_scores`` (id, probability,
-  contact). Its only free input is ``scoring_request``; ``champion_model`` and
-  ``contact_threshold`` are training outputs, logged with it as artifacts.
+      raw_test -> split_rejected_rows -> inference_rejects (saved, then read back)
+                        |                        |
+                        v                        v
+               inference_candidate_rows -> check_reject_share -> inference_valid_rows
+               -> registered_champion.predict -> inference_scores -> rank -> predictions
 """
 
 from kedro.pipeline import Node, Pipeline
 
+from cross_sell.pipelines import modular
 from cross_sell.pipelines.data_engineering.nodes import clean_raw_table
 
 from .nodes import (
     check_reject_share,
+    predict_with_registered_model,
     rank_predictions,
     score_customers,
     split_rejected_rows,
@@ -33,28 +33,6 @@ from .nodes import (
 
 SCORING_REQUEST = "scoring_request"
 """The free input of the served model: a DataFrame of raw Kaggle rows (no ``Response``)."""
-SCORES = "inference_scores"
-"""The served model's output: ``id``, ``probability``, ``contact``."""
-
-
-def create_scoring_pipeline() -> Pipeline:
-    """The core shared by batch and serving: valid raw rows -> clean -> scored rows."""
-    return Pipeline(
-        [
-            Node(
-                func=clean_raw_table,
-                inputs="inference_valid_rows",
-                outputs="inference_features",
-                name="clean_inference_rows_node",
-            ),
-            Node(
-                func=score_customers,
-                inputs=["inference_features", "champion_model", "contact_threshold"],
-                outputs=SCORES,
-                name="score_customers_node",
-            ),
-        ]
-    )
 
 
 def create_serving_pipeline() -> Pipeline:
@@ -62,49 +40,60 @@ def create_serving_pipeline() -> Pipeline:
 
     Any invalid row rejects the whole request with a clear error (HTTP 400 when served).
     """
-    validate = Pipeline(
+    return Pipeline(
         [
             Node(
                 func=validate_scoring_request,
                 inputs=SCORING_REQUEST,
-                outputs="inference_valid_rows",
+                outputs="request_rows",
                 name="validate_scoring_request_node",
-            )
+            ),
+            Node(
+                func=clean_raw_table,
+                inputs="request_rows",
+                outputs="request_features",
+                name="clean_request_rows_node",
+            ),
+            Node(
+                func=score_customers,
+                inputs=["request_features", "champion_model"],
+                outputs="inference_scores",
+                name="score_customers_node",
+            ),
         ]
     )
-    return validate + create_scoring_pipeline()
 
 
 def create_pipeline(**kwargs) -> Pipeline:
     """Batch inference: ``raw_test`` -> ``predictions`` (+ ``inference_rejects``)."""
-    split = Pipeline(
-        [
-            Node(
-                func=split_rejected_rows,
-                inputs="raw_test",
-                outputs=["inference_candidate_rows", "inference_rejects"],
-                name="split_rejected_rows_node",
-            ),
-            Node(
-                func=check_reject_share,
-                inputs=[
-                    "inference_rejects",
-                    "inference_candidate_rows",
-                    "params:inference.max_reject_share",
-                ],
-                outputs="inference_valid_rows",
-                name="check_reject_share_node",
-            ),
-        ]
-    )
-    rank = Pipeline(
-        [
-            Node(
-                func=rank_predictions,
-                inputs=SCORES,
-                outputs="predictions",
-                name="rank_predictions_node",
-            )
-        ]
-    )
-    return split + create_scoring_pipeline() + rank
+    nodes = [
+        Node(
+            func=split_rejected_rows,
+            inputs="raw_test",
+            outputs=["inference_candidate_rows", "inference_rejects"],
+            name="split_rejected_rows_node",
+        ),
+        Node(
+            func=check_reject_share,
+            inputs=[
+                "inference_rejects",
+                "inference_candidate_rows",
+                "params:inference.max_reject_share",
+            ],
+            outputs="inference_valid_rows",
+            name="check_reject_share_node",
+        ),
+        Node(
+            func=predict_with_registered_model,
+            inputs=["inference_valid_rows", "registered_champion"],
+            outputs="batch_scores",
+            name="predict_node",
+        ),
+        Node(
+            func=rank_predictions,
+            inputs="batch_scores",
+            outputs="predictions",
+            name="rank_predictions_node",
+        ),
+    ]
+    return modular(Pipeline(nodes), "inference")

@@ -1,13 +1,11 @@
-"""One servable MLflow model from raw rows: training bound to the serving pipeline.
+"""The servable model: every training run logs the raw-rows scoring pipeline as one MLflow model.
 
-``create_training_ml_pipeline(training)`` wraps the training pipeline with kedro-mlflow's
-``pipeline_ml_factory``. At the end of every run of it, kedro-mlflow's hook logs a
-``KedroPipelineModel`` (pyfunc) whose pipeline is ``create_serving_pipeline()`` (raw rows ->
-validate -> clean -> score) and whose artifacts are the training outputs it reads
-(``champion_model``, ``contact_threshold``). The model is registered as
-``inference.serving.registered_model_name``; ``ServableModelHook`` (``hooks.py``) then points
-the alias ``inference.serving.alias`` at the new version, so
-``mlflow models serve -m models:/cross_sell@champion`` serves the latest champion.
+``create_training_ml_pipeline(training)`` wraps a training pipeline with kedro-mlflow's
+``pipeline_ml_factory``. At the end of every run of it, kedro-mlflow logs a ``KedroPipelineModel``
+(pyfunc) whose pipeline is ``create_serving_pipeline()`` (raw rows -> validate -> clean -> score)
+and whose one artifact is ``champion_model`` (the champion with its contact threshold), and
+registers it as a new version of ``REGISTERED_MODEL``. ``PromotionHook`` then moves the alias
+``@champion`` to it if the promotion gate passed it.
 
 The model is self-contained: the project package is copied into it (``code_paths``) and its
 requirements are pinned from the running environment (no slow inference of requirements).
@@ -18,7 +16,6 @@ from __future__ import annotations
 import logging
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 from kedro.pipeline import Pipeline
@@ -29,18 +26,15 @@ from mlflow.types.schema import ColSpec, Schema
 
 import cross_sell
 from cross_sell.pipelines.data_engineering.schema import raw_columns
-from cross_sell.project_conf import configured_parameters
 
 from .pipeline import SCORING_REQUEST, create_serving_pipeline
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_SERVING: dict[str, str] = {
-    "registered_model_name": "cross_sell",
-    "alias": "champion",
-    "artifact_name": "cross_sell_model",
-}
-"""Used when conf/ has no ``inference.serving`` (tests check they match the YAML)."""
+REGISTERED_MODEL = "cross_sell"
+"""The one registered model (``registered_champion`` in catalog.yml names it too)."""
+ARTIFACT_NAME = "cross_sell_model"
+"""The logged model's name in each training run."""
 
 SERVING_REQUIREMENTS: tuple[str, ...] = (
     "kedro",
@@ -123,40 +117,20 @@ def serving_signature() -> ModelSignature:
     return ModelSignature(inputs=inputs, outputs=outputs)
 
 
-def configured_serving(conf_source: str | Path | None = None) -> dict[str, Any]:
-    """``inference.serving`` of the project's conf (base + run env), over the defaults.
+def create_training_ml_pipeline(training: Pipeline) -> PipelineML:
+    """Bind ``training`` to the serving pipeline: one servable model version per training run.
 
-    Read with the project's config loader, so this works before a Kedro session exists (when the
-    pipelines are registered, or in a test).
+    ``training`` must output ``champion_model`` (persisted in the catalog). Register the result
+    as is (e.g. ``pipelines["__default__"]``): adding pipelines to a ``PipelineML`` turns it back
+    into a plain ``Pipeline`` and nothing is logged.
     """
-    inference = configured_parameters(conf_source).get("inference") or {}
-    return DEFAULT_SERVING | dict(inference.get("serving") or {})
-
-
-def create_training_ml_pipeline(
-    training: Pipeline,
-    registered_model_name: str | None = None,
-    artifact_name: str | None = None,
-) -> PipelineML:
-    """Bind ``training`` to the serving pipeline: one servable model per training run.
-
-    ``training`` must output ``champion_model`` and ``contact_threshold`` (persisted in the
-    catalog). Register the result as is (e.g. ``pipelines["__default__"]``): adding pipelines to
-    a ``PipelineML`` turns it back into a plain ``Pipeline`` and nothing is logged.
-
-    Args:
-        training: The training pipeline (e.g. data_engineering + data_science + evaluation).
-        registered_model_name: Registry name; default ``inference.serving`` in conf/.
-        artifact_name: Name of the logged model in the run; default from conf/ as well.
-    """
-    conf = configured_serving()
     return pipeline_ml_factory(
         training=training,
         inference=create_serving_pipeline(),
         input_name=SCORING_REQUEST,
         log_model_kwargs={
-            "name": artifact_name or conf["artifact_name"],
-            "registered_model_name": registered_model_name or conf["registered_model_name"],
+            "name": ARTIFACT_NAME,
+            "registered_model_name": REGISTERED_MODEL,
             "signature": serving_signature(),
             "input_example": input_example(),
             "pip_requirements": pinned_requirements(),

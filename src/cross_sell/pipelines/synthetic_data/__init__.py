@@ -1,4 +1,4 @@
-"""Generator of synthetic Kaggle-format cross-sell data (``raw_train`` / ``raw_test``)."""
+"""``synthetic_data`` pipeline."""
 
 from .pipeline import create_pipeline
 

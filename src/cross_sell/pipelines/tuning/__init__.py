@@ -1,5 +1,5 @@
-"""``tuning``: Optuna studies per model family, then the ``<family>_tuned`` refits."""
+"""``tuning`` pipeline."""
 
-from .pipeline import create_named_pipelines, create_pipeline
+from .pipeline import create_pipeline
 
-__all__ = ["create_named_pipelines", "create_pipeline"]
+__all__ = ["create_pipeline"]

@@ -18,10 +18,14 @@ from contextlib import contextmanager
 from functools import partial
 from typing import Any
 
+import mlflow
 import optuna
 import pandas as pd
+from matplotlib.figure import Figure
 from optuna.pruners import MedianPruner
 from optuna.samplers import TPESampler
+from optuna.visualization.matplotlib import plot_optimization_history, plot_param_importances
+from optuna_integration import MLflowCallback
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import train_test_split
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -37,6 +41,7 @@ from cross_sell.pipelines.data_science.nodes import (
 logger = logging.getLogger(__name__)
 
 STUDY_OPEN_ATTEMPTS = 3
+OBJECTIVE = "validation_roc_auc"
 
 
 def open_study(storage: str, study_name: str, seed: int, pruner: dict[str, Any]) -> optuna.Study:
@@ -163,21 +168,29 @@ def _signals_inside(objective: Callable[[optuna.Trial], float]) -> Callable[[opt
     return run
 
 
-def _log_trial(family_name: str, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
-    """One log line per finished trial."""
-    try:
-        best = study.best_trial  # one query, not a reload of every trial of a shared study
-    except ValueError:  # no completed trial yet
-        best = None
-    logger.info(
-        "%s trial %d %s: validation AUC %s, params %s; best so far %s",
-        family_name,
-        trial.number,
-        trial.state.name,
-        f"{trial.value:.5f}" if trial.value is not None else "-",
-        trial.params,
-        f"{best.value:.5f} (trial {best.number})" if best else "-",
-    )
+class TrialLogger:
+    """One log line per trial this run finishes: "trial k/N", its value, the best so far."""
+
+    def __init__(self, family_name: str, n_trials: int) -> None:
+        self.family_name, self.n_trials, self.done = family_name, n_trials, 0
+
+    def __call__(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        self.done += 1
+        try:
+            best = study.best_trial  # one query, not a reload of every trial of a shared study
+        except ValueError:  # no completed trial yet
+            best = None
+        logger.info(
+            "%s trial %d/%d (#%d) %s: validation AUC %s, params %s; best so far %s",
+            self.family_name,
+            self.done,
+            self.n_trials,
+            trial.number,
+            trial.state.name,
+            f"{trial.value:.5f}" if trial.value is not None else "-",
+            {k: round(v, 4) if isinstance(v, float) else v for k, v in trial.params.items()},
+            f"{best.value:.5f} (#{best.number})" if best else "-",
+        )
 
 
 def tune_hyperparameters(
@@ -188,8 +201,11 @@ def tune_hyperparameters(
     tuning: dict[str, Any],
     *,
     family_name: str,
-) -> tuple[dict[str, Any], pd.DataFrame]:
-    """Run (or extend) the family's Optuna study; return its best parameters and its trials.
+) -> tuple[dict[str, Any], optuna.Study]:
+    """Run (or extend) the family's Optuna study; return its best parameters and the study.
+
+    Each trial this run finishes is logged once, as a nested MLflow run of the active run
+    (``optuna_integration.MLflowCallback``).
 
     ``tuning[family_name]`` holds ``search_space``, ``n_trials``, ``timeout`` (seconds or
     null), ``train_fraction`` (tune on a stratified subsample of train when < 1) and an
@@ -231,17 +247,42 @@ def tune_hyperparameters(
         len(train),
     )
     objective = partial(_objective, family=family, search=search, data=data)
+    callbacks = [TrialLogger(family_name, search["n_trials"])]
+    if mlflow.active_run() is not None:  # kedro-mlflow's run: trials become its child runs
+        callbacks.append(
+            MLflowCallback(
+                metric_name=OBJECTIVE, create_experiment=False, mlflow_kwargs={"nested": True}
+            )
+        )
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # TrialLogger says it once
     with _sigterm_held_outside_trials():
         study.optimize(
             _signals_inside(objective),
             n_trials=search["n_trials"],
             timeout=search.get("timeout"),
-            callbacks=[partial(_log_trial, family_name)],
+            callbacks=callbacks,
         )
-    trials = study.trials_dataframe(attrs=("number", "state", "value", "params"))
-    first = ["number", "state", "value"]
-    trials = trials[first + [c for c in trials.columns if c not in first]]
     logger.info(
         "Study %s: best validation AUC %.5f with %s", name, study.best_value, study.best_params
     )
-    return dict(study.best_params), trials
+    return dict(study.best_params), study
+
+
+def plot_study(study: optuna.Study, seed: int) -> tuple[Figure, Figure]:
+    """The study's optimisation history and its fANOVA parameter importances (seeded).
+
+    Drawn by ``optuna.visualization.matplotlib`` from the study itself, so the importances use
+    the real search space (bounds, log scales).
+    """
+    history = plot_optimization_history(study, target_name=OBJECTIVE).figure
+    evaluator = optuna.importance.FanovaImportanceEvaluator(seed=seed)
+    complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    if len(complete) >= 2:
+        importances = plot_param_importances(study, evaluator=evaluator).figure
+    else:
+        importances = Figure(figsize=(6, 2))
+        importances.text(0.5, 0.5, "fewer than 2 complete trials: no importances", ha="center")
+    for figure in (history, importances):
+        figure.set_size_inches(8, 5)
+        figure.tight_layout()
+    return history, importances

@@ -1,34 +1,29 @@
-"""``tuning``: an Optuna study per tuned family, then its ``<family>_tuned`` refit.
+"""``tuning``: an Optuna study per tuned family, its plots, and the ``<family>_tuned`` refit.
 
 The study node sits in the family's namespace (``xgboost.tune_hyperparameters_node``) and writes
-``<family>.best_params`` and ``<family>.optuna_trials``; the refit is the ``data_science``
-training template under the namespace ``<family>_tuned``, with ``<family>.best_params``
-overriding the family's kwargs, so tuned and untuned models sit side by side.
+``<family>.best_params``; the refit is the ``data_science`` training template under the namespace
+``<family>_tuned``, with ``<family>.best_params`` overriding the family's kwargs, so tuned and
+untuned models sit side by side.
 """
 
 from functools import partial, update_wrapper
 
 from kedro.pipeline import Node, Pipeline
 
+from cross_sell.pipelines import modular
 from cross_sell.pipelines.data_science.pipeline import (
     create_split_pipeline,
     create_training_pipeline,
 )
-from cross_sell.project_conf import configured_list
 
-from .nodes import tune_hyperparameters
+from .nodes import plot_study, tune_hyperparameters
 
-TUNED_FAMILIES = ("xgboost", "random_forest")
-"""Default of ``tuning.families`` (used when conf/ cannot be read; a test keeps them equal)."""
-
-
-def tuned_families() -> tuple[str, ...]:
-    """The families to tune: ``tuning.families`` in conf/, read at registration."""
-    return configured_list("tuning", "families", TUNED_FAMILIES)
+TUNED_FAMILIES = ("xgboost",)
+"""The families with a study (a block under ``tuning`` in parameters_tuning.yml each)."""
 
 
 def create_study_pipeline(family: str) -> Pipeline:
-    """Tune ``family`` (search space under ``tuning.<family>`` in parameters_tuning.yml)."""
+    """Tune ``family`` (search space under ``tuning.<family>``) and plot its study."""
     tune = update_wrapper(partial(tune_hyperparameters, family_name=family), tune_hyperparameters)
     return Pipeline(
         [
@@ -41,9 +36,15 @@ def create_study_pipeline(family: str) -> Pipeline:
                     "params:columns",
                     "params:tuning",
                 ],
-                outputs=["best_params", "optuna_trials"],
+                outputs=["best_params", "study"],
                 name="tune_hyperparameters_node",
-            )
+            ),
+            Node(
+                func=plot_study,
+                inputs=["study", "params:tuning.study.sampler_seed"],
+                outputs=["optuna_history_plot", "optuna_importances_plot"],
+                name="plot_study_node",
+            ),
         ],
         namespace=family,
         inputs={"train_set", "validation_set"},
@@ -51,6 +52,7 @@ def create_study_pipeline(family: str) -> Pipeline:
             "params:family": f"params:{family}",
             "params:columns": "params:data_science.columns",
             "params:tuning": "params:tuning",
+            "params:tuning.study.sampler_seed": "params:tuning.study.sampler_seed",
         },
     )
 
@@ -62,16 +64,13 @@ def create_tuned_pipeline(family: str) -> Pipeline:
     )
 
 
-def create_named_pipelines() -> dict[str, Pipeline]:
-    """``kedro run --pipelines=xgboost_tuned``: the split, the study and the refit."""
-    return {
-        f"{family}_tuned": create_split_pipeline() + create_tuned_pipeline(family)
-        for family in tuned_families()
-    }
+def create_tuned_family_pipeline(family: str) -> Pipeline:
+    """``kedro run --pipelines=<family>_tuned``: the split, the study and the refit."""
+    return modular(create_split_pipeline(), "data_science") + modular(
+        create_tuned_pipeline(family), "tuning"
+    )
 
 
 def create_pipeline(**kwargs) -> Pipeline:
-    """The split, then every tuned family's study and refit."""
-    return sum(
-        (create_tuned_pipeline(family) for family in tuned_families()), create_split_pipeline()
-    )
+    """Every tuned family's study and refit (after ``data_science``'s split)."""
+    return modular(sum((create_tuned_pipeline(f) for f in TUNED_FAMILIES), Pipeline([])), "tuning")
