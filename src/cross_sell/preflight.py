@@ -244,7 +244,7 @@ class PreflightHook:
     def before_pipeline_run(self, pipeline: Any, catalog: Any) -> None:
         if not any(TUNING_PARAMS in node.inputs for node in pipeline.nodes):
             return
-        storage = catalog.load(TUNING_PARAMS)["study"]["storage"]
+        storage = catalog.load(TUNING_PARAMS).study.storage
         check_optuna_storage(str(storage), self._timeout)
         logger.info("Optuna storage %s is usable", hide_password(str(storage)))
 

@@ -1,6 +1,6 @@
 """Nodes of ``data_science``: the stratified split and the steps of the training template.
 
-A model family is a plain dict from ``parameters_data_science.yml``::
+A model family is a ``Family`` (``cross_sell.params``) from ``parameters_data_science.yml``::
 
     estimator: xgboost.XGBClassifier      # import path of an sklearn-compatible classifier
     kwargs: {...}                         # its constructor arguments
@@ -21,14 +21,16 @@ from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 
+from cross_sell.params import Columns, DataScience, Family, Split
+
 from .preprocessing import make_preprocessor
 
 logger = logging.getLogger(__name__)
 
 
-def _check_target(table: pd.DataFrame, columns: dict[str, Any]) -> None:
+def _check_target(table: pd.DataFrame, columns: Columns) -> None:
     """Fail clearly when the target column is missing or not 0/1."""
-    target, id_column = columns["target"], columns["id"]
+    target, id_column = columns.target, columns.id
     missing = [name for name in (id_column, target) if name not in table.columns]
     if missing:
         raise ValueError(
@@ -49,18 +51,16 @@ def _check_target(table: pd.DataFrame, columns: dict[str, Any]) -> None:
         )
 
 
-def _too_few_rows_message(
-    table: pd.DataFrame, columns: dict[str, Any], split: dict[str, Any], problem: str
-) -> str:
+def _too_few_rows_message(table: pd.DataFrame, columns: Columns, split: Split, problem: str) -> str:
     """Why the stratified split cannot give every part both classes, and what to do."""
-    target, id_column = columns["target"], columns["id"]
+    target, id_column = columns.target, columns.id
     counts = table[target].value_counts()
     rare = counts.idxmin()
     examples = table.loc[table[target] == rare, id_column].head(5).tolist()
     return (
         f"model_input_table: cannot split {len(table)} rows into train / validation / test "
-        f"(data_science.split: validation_size {split['validation_size']}, test_size "
-        f"{split['test_size']}, stratified on {target!r}): every part needs rows of both "
+        f"(data_science.split: validation_size {split.validation_size}, test_size "
+        f"{split.test_size}, stratified on {target!r}): every part needs rows of both "
         f"classes, and {problem}. Class {rare} has only {int(counts[rare])} row(s) (e.g. ids "
         f"{examples}), class {counts.idxmax()} {int(counts.max())}. Train on more rows (the "
         "Kaggle train.csv has 381,109), or change data_science.split."
@@ -68,23 +68,24 @@ def _too_few_rows_message(
 
 
 def split_model_input(
-    table: pd.DataFrame, columns: dict[str, Any], split: dict[str, Any]
+    table: pd.DataFrame, columns: Columns, params: DataScience
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Split the model input table into stratified, disjoint train / validation / test sets.
 
-    ``split`` holds ``validation_size`` and ``test_size`` (shares of all rows) and
+    ``params.split`` holds ``validation_size`` and ``test_size`` (shares of all rows) and
     ``random_state``. The test split is written for the evaluation pipeline only: nothing in
     ``data_science`` or ``tuning`` reads it.
     """
+    split = params.split
     _check_target(table, columns)
-    target, seed = columns["target"], split["random_state"]
+    target, seed = columns.target, split.random_state
     try:
         rest, test = train_test_split(
-            table, test_size=split["test_size"], stratify=table[target], random_state=seed
+            table, test_size=split.test_size, stratify=table[target], random_state=seed
         )
         train, validation = train_test_split(
             rest,
-            test_size=split["validation_size"] / (1 - split["test_size"]),
+            test_size=split.validation_size / (1 - split.test_size),
             stratify=rest[target],
             random_state=seed,
         )
@@ -110,11 +111,9 @@ def split_model_input(
     return tuple(part.reset_index(drop=True) for part in (train, validation, test))
 
 
-def features_and_target(
-    table: pd.DataFrame, columns: dict[str, Any]
-) -> tuple[pd.DataFrame, pd.Series]:
+def features_and_target(table: pd.DataFrame, columns: Columns) -> tuple[pd.DataFrame, pd.Series]:
     """The model features (every column but id and target) and the target."""
-    return table.drop(columns=[columns["id"], columns["target"]]), table[columns["target"]]
+    return table.drop(columns=[columns.id, columns.target]), table[columns.target]
 
 
 def import_object(path: str, source: str) -> Any:
@@ -126,10 +125,10 @@ def import_object(path: str, source: str) -> Any:
         raise ValueError(f"{source}: {path!r} cannot be imported") from exc
 
 
-def build_estimator(family: dict[str, Any], **overrides: Any) -> BaseEstimator:
+def build_estimator(family: Family, **overrides: Any) -> BaseEstimator:
     """Instantiate the family's classifier from its import path and kwargs (plus ``overrides``)."""
-    estimator_class = import_object(family["estimator"], "parameters_data_science.yml")
-    return estimator_class(**{**family.get("kwargs", {}), **overrides})
+    estimator_class = import_object(family.estimator, "parameters_data_science.yml")
+    return estimator_class(**{**family.kwargs, **overrides})
 
 
 class PreparedData(NamedTuple):
@@ -144,14 +143,14 @@ class PreparedData(NamedTuple):
 def prepare_features(
     train: pd.DataFrame,
     validation: pd.DataFrame,
-    family: dict[str, Any],
-    columns: dict[str, Any],
+    family: Family,
+    columns: Columns,
 ) -> tuple[ColumnTransformer, PreparedData]:
     """Fit the family's preprocessing on the training split; transform train and validation."""
     train_x, train_y = features_and_target(train, columns)
     validation_x, validation_y = features_and_target(validation, columns)
     preprocessor = make_preprocessor(
-        family["recipe"], train_x.dtypes, columns["categorical"], columns["capped"]
+        family.recipe, train_x.dtypes, columns.categorical, columns.capped
     )
     preprocessor.fit(train_x, train_y)
     data = PreparedData(
@@ -160,12 +159,10 @@ def prepare_features(
     return preprocessor, data
 
 
-def fit_classifier(
-    estimator: BaseEstimator, family: dict[str, Any], data: PreparedData
-) -> BaseEstimator:
+def fit_classifier(estimator: BaseEstimator, family: Family, data: PreparedData) -> BaseEstimator:
     """Fit ``estimator``; the validation split is its ``eval_set`` (early stopping) if asked."""
-    fit_kwargs = dict(family.get("fit_kwargs") or {})
-    if family.get("validation_eval_set", False):
+    fit_kwargs = dict(family.fit_kwargs)
+    if family.validation_eval_set:
         fit_kwargs["eval_set"] = [(data.validation_x, data.validation_y)]
     return predict_deterministically(estimator.fit(data.train_x, data.train_y, **fit_kwargs))
 
@@ -189,8 +186,8 @@ def predict_deterministically(estimator: BaseEstimator) -> BaseEstimator:
 def fit_model(
     train: pd.DataFrame,
     validation: pd.DataFrame,
-    family: dict[str, Any],
-    columns: dict[str, Any],
+    family: Family,
+    columns: Columns,
 ) -> Pipeline:
     """Fit one model family: preprocessing (on train only) + classifier, as one sklearn Pipeline.
 
@@ -203,7 +200,7 @@ def fit_model(
     auc = roc_auc_score(data.validation_y, classifier.predict_proba(data.validation_x)[:, 1])
     logger.info(
         "Fitted %s on %d rows x %d features%s: validation ROC AUC %.4f",
-        family["estimator"],
+        family.estimator,
         data.train_x.shape[0],
         data.train_x.shape[1],
         f" (early stopping: best iteration {best_iteration})" if best_iteration is not None else "",
@@ -212,7 +209,7 @@ def fit_model(
     return Pipeline([("preprocess", preprocessor), ("classifier", classifier)])
 
 
-def apply_best_params(family: dict[str, Any], best_params: dict[str, Any]) -> dict[str, Any]:
+def apply_best_params(family: Family, best_params: dict[str, Any]) -> Family:
     """The family's configuration with the tuned hyperparameters replacing its kwargs."""
-    logger.info("Refitting %s with tuned parameters %s", family["estimator"], best_params)
-    return {**family, "kwargs": {**family.get("kwargs", {}), **best_params}}
+    logger.info("Refitting %s with tuned parameters %s", family.estimator, best_params)
+    return family.model_copy(update={"kwargs": {**family.kwargs, **best_params}})

@@ -22,11 +22,7 @@ def create_split_pipeline() -> Pipeline:
         [
             Node(
                 func=split_model_input,
-                inputs=[
-                    "model_input_table",
-                    "params:data_science.columns",
-                    "params:data_science.split",
-                ],
+                inputs=["model_input_table", "params:columns", "params:data_science"],
                 outputs=["train_set", "validation_set", "test_set"],
                 name="split_model_input_node",
             )
@@ -77,7 +73,7 @@ def create_training_pipeline(
         inputs=inputs,
         parameters={
             "params:family": f"params:{family}",
-            "params:columns": "params:data_science.columns",
+            "params:columns": "params:columns",
         },
     )
 

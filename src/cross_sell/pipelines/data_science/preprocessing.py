@@ -16,6 +16,8 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, SplineTransformer, StandardScaler
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from cross_sell.params import Recipe
+
 
 class QuantileCapper(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     """Clip each column to quantile bounds learned in ``fit`` (``lower_``, ``upper_``).
@@ -154,13 +156,7 @@ RECIPES: dict[str, Callable[..., ColumnTransformer]] = {"trees": trees, "linear"
 
 
 def make_preprocessor(
-    recipe: dict, feature_dtypes: pd.Series, categorical: Sequence[str], capped: Sequence[str]
+    recipe: Recipe, feature_dtypes: pd.Series, categorical: Sequence[str], capped: Sequence[str]
 ) -> ColumnTransformer:
     """Build the (unfitted) transformer a family's ``recipe`` block declares."""
-    name = recipe.get("name")
-    if name not in RECIPES:
-        raise ValueError(
-            f"parameters_data_science.yml: recipe name {name!r} is unknown; "
-            f"known recipes: {sorted(RECIPES)} (add one to data_science/preprocessing.py)"
-        )
-    return RECIPES[name](feature_dtypes, categorical, capped, **recipe.get("kwargs", {}))
+    return RECIPES[recipe.name](feature_dtypes, categorical, capped, **recipe.kwargs)

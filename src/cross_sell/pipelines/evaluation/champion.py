@@ -21,6 +21,7 @@ from mlflow.models import EvaluationResult, MetricThreshold
 from mlflow.models.evaluation.validation import ModelValidationFailedException
 from sklearn.model_selection import TunedThresholdClassifierCV
 
+from cross_sell.params import Campaign, Champion, Columns, Promotion
 from cross_sell.pipelines.data_science.nodes import features_and_target
 
 from .metrics import LOWER_IS_BETTER, as_mlflow_metrics, classification_metrics, profit_scorer
@@ -31,7 +32,9 @@ THRESHOLDS = np.linspace(0.0, 1.0, 1001)
 """Contact thresholds tried on the validation split."""
 
 
-def with_threshold(model: Any, validation: pd.DataFrame, columns: dict, campaign: dict) -> Any:
+def with_threshold(
+    model: Any, validation: pd.DataFrame, columns: Columns, campaign: Campaign
+) -> Any:
     """``model`` wrapped with its profit-optimal contact threshold on the validation split."""
     features, target = features_and_target(validation, columns)
     return TunedThresholdClassifierCV(
@@ -39,7 +42,9 @@ def with_threshold(model: Any, validation: pd.DataFrame, columns: dict, campaign
     ).fit(features, target)
 
 
-def score(model: Any, table: pd.DataFrame, columns: dict, campaign: dict) -> dict[str, float]:
+def score(
+    model: Any, table: pd.DataFrame, columns: Columns, campaign: Campaign
+) -> dict[str, float]:
     """``classification_metrics`` of a thresholded model on a split."""
     features, target = features_and_target(table, columns)
     probability = model.predict_proba(features)[:, 1]
@@ -48,14 +53,14 @@ def score(model: Any, table: pd.DataFrame, columns: dict, campaign: dict) -> dic
     }
 
 
-def rank_models(table: pd.DataFrame, champion: dict[str, Any]) -> pd.DataFrame:
-    """Sort models best first by ``champion["metric"]``, then by ``champion["tie_breaker"]``.
+def rank_models(table: pd.DataFrame, champion: Champion) -> pd.DataFrame:
+    """Sort models best first by ``champion.metric``, then by ``champion.tie_breaker``.
 
     Models within ``champion["tolerance"]`` of the best metric value count as tied.
     """
-    metric, tie_breaker = champion["metric"], champion["tie_breaker"]
+    metric, tie_breaker = champion.metric, champion.tie_breaker
     scaled = (1 if metric in LOWER_IS_BETTER else -1) * table[metric]
-    tied = (scaled - scaled.min()) <= champion.get("tolerance", 0.0)
+    tied = (scaled - scaled.min()) <= champion.tolerance
     key = pd.DataFrame(
         {
             "not_tied": ~tied,
@@ -69,9 +74,9 @@ def rank_models(table: pd.DataFrame, champion: dict[str, Any]) -> pd.DataFrame:
 
 def select_champion(
     validation: pd.DataFrame,
-    columns: dict[str, Any],
-    champion: dict[str, Any],
-    campaign: dict[str, Any],
+    columns: Columns,
+    champion: Champion,
+    campaign: Campaign,
     **models: Any,
 ) -> tuple[Any, pd.DataFrame, dict[str, Any]]:
     """The best model on the validation split, with its threshold; the validation comparison."""
@@ -87,7 +92,7 @@ def select_champion(
     record = {
         "name": name,
         "chosen_on": "validation split",
-        "selected_by": champion["metric"],
+        "selected_by": champion.metric,
         "threshold": float(ranked.loc[name, "threshold"]),
         "validation": ranked.loc[name].to_dict(),
         "ranking": [str(model) for model in ranked.index],
@@ -95,8 +100,8 @@ def select_champion(
     logger.info(
         "Champion on validation: %s (%s %.4f, contact threshold %.3f); ranking %s",
         name,
-        champion["metric"],
-        ranked.loc[name, champion["metric"]],
+        champion.metric,
+        ranked.loc[name, champion.metric],
         record["threshold"],
         ", ".join(ranked.index),
     )
@@ -107,8 +112,8 @@ def select_champion(
 def report_on_test(
     test: pd.DataFrame,
     validation_comparison: pd.DataFrame,
-    columns: dict[str, Any],
-    campaign: dict[str, Any],
+    columns: Columns,
+    campaign: Campaign,
     **models: Any,
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, dict[str, float]]]:
     """Every model scored once on the test split, each at its validation threshold.
@@ -119,7 +124,7 @@ def report_on_test(
     """
     features, target = features_and_target(test, columns)
     thresholds = validation_comparison.set_index("model")["threshold"]
-    scores = test[[columns["id"], columns["target"]]].reset_index(drop=True)
+    scores = test[[columns.id, columns.target]].reset_index(drop=True)
     rows = {}
     for name, model in models.items():
         probability = np.asarray(model.predict_proba(features))[:, 1]
@@ -145,16 +150,16 @@ def gate_promotion(
     test: pd.DataFrame,
     raw_rows: pd.DataFrame,
     current: Any,
-    columns: dict[str, Any],
-    promotion: dict[str, Any],
-    campaign: dict[str, Any],
+    columns: Columns,
+    promotion: Promotion,
+    campaign: Campaign,
 ) -> tuple[dict[str, Any], dict[str, dict[str, float]]]:
     """Should this run's challenger become ``@champion``? Decided on this run's test split.
 
     ``current`` is the registered ``@champion`` (a servable model of raw rows), or ``None`` before
     the first promotion. Both models score the same customers, each through its own path (the
     current one from the raw rows of the test ids) at its own threshold. The challenger passes
-    unless a metric of ``promotion["max_relative_drop"]`` is worse than the current champion's by
+    unless a metric of ``promotion.max_relative_drop`` is worse than the current champion's by
     more than that share of it (``mlflow.validate_evaluation_results``).
     """
     features, target = features_and_target(test, columns)
@@ -165,8 +170,8 @@ def gate_promotion(
     if current is None:
         decision |= {"promoted": True, "reason": "no @champion yet: the first model is promoted"}
     else:
-        rows = raw_rows[raw_rows[columns["id"]].isin(test[columns["id"]])]
-        served = current.predict(rows).set_index("id").loc[test[columns["id"]]]
+        rows = raw_rows[raw_rows[columns.id].isin(test[columns.id])].drop(columns="Response")
+        served = current.predict(rows).set_index("id").loc[test[columns.id]]
         theirs = classification_metrics(
             target, served["probability"].to_numpy(), served["contact"].to_numpy(), campaign
         )
@@ -176,7 +181,7 @@ def gate_promotion(
                 + (1 if name in LOWER_IS_BETTER else -1) * drop * abs(theirs[name]),
                 greater_is_better=name not in LOWER_IS_BETTER,
             )
-            for name, drop in promotion["max_relative_drop"].items()
+            for name, drop in promotion.max_relative_drop.items()
         }
         try:
             mlflow.validate_evaluation_results(

@@ -19,6 +19,8 @@ from sklearn.metrics import (
     roc_auc_score,
 )
 
+from cross_sell.params import Campaign
+
 LOWER_IS_BETTER = frozenset({"log_loss", "brier_score"})
 """Metrics where a lower value is better; every other metric is "higher is better"."""
 
@@ -65,17 +67,17 @@ def profit(y_true: Any, contact: Any, contact_cost: float, conversion_value: flo
     return float(conversion_value * np.sum(y & flags) - contact_cost * np.sum(flags))
 
 
-def profit_scorer(campaign: dict[str, Any]):
+def profit_scorer(campaign: Campaign):
     """``profit`` as a scikit-learn scorer (for ``TunedThresholdClassifierCV``)."""
     return make_scorer(
         profit,
-        contact_cost=campaign["contact_cost"],
-        conversion_value=campaign["conversion_value"],
+        contact_cost=campaign.contact_cost,
+        conversion_value=campaign.conversion_value,
     )
 
 
 def classification_metrics(
-    y_true: Any, probability: Any, contact: Any, campaign: dict[str, Any]
+    y_true: Any, probability: Any, contact: Any, campaign: Campaign
 ) -> dict[str, float]:
     """Every metric of one model on one split.
 
@@ -101,7 +103,7 @@ def classification_metrics(
         "precision": hits / flags.sum() if flags.any() else 0.0,
         "recall": hits / y.sum(),
         "contact_share": flags.mean(),
-        "expected_profit": profit(y, flags, campaign["contact_cost"], campaign["conversion_value"]),
+        "expected_profit": profit(y, flags, campaign.contact_cost, campaign.conversion_value),
     }
     return {name: float(value) for name, value in metrics.items()}
 

@@ -20,7 +20,7 @@ from .importance import permutation_feature_importance
 MODELS = (*FAMILIES, *(f"{family}_tuned" for family in TUNED_FAMILIES))
 """Every model the evaluation compares: ``<name>.model`` in the catalog."""
 
-COLUMNS = "params:data_science.columns"
+COLUMNS = "params:columns"
 CAMPAIGN = "params:evaluation.campaign"
 
 

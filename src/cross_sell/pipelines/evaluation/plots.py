@@ -15,6 +15,8 @@ from matplotlib.ticker import StrMethodFormatter
 from sklearn.calibration import CalibrationDisplay
 from sklearn.metrics import PrecisionRecallDisplay, RocCurveDisplay
 
+from cross_sell.params import Campaign, Columns, FeatureImportance
+
 from .metrics import captured_share, ranking_curve
 
 GRID = np.linspace(0.0, 1.0, 501)  # shares of customers contacted, for gains / lift / profit
@@ -22,9 +24,9 @@ FIGSIZE = (8.0, 6.0)
 MAX_POINTS = 2000  # per drawn curve: more is invisible at this size and slows the PNG down
 
 
-def model_columns(test_scores: pd.DataFrame, columns: dict[str, Any]) -> list[str]:
+def model_columns(test_scores: pd.DataFrame, columns: Columns) -> list[str]:
     """The score columns of ``test_scores`` (everything but the id and the target)."""
-    return [c for c in test_scores.columns if c not in (columns["id"], columns["target"])]
+    return [c for c in test_scores.columns if c not in (columns.id, columns.target)]
 
 
 def model_styles(names: list[str]) -> dict[str, dict[str, Any]]:
@@ -55,9 +57,9 @@ def _legend(ax: Any, **kwargs: Any) -> None:
     ax.legend(frameon=True, framealpha=0.9, fontsize=9, **kwargs)
 
 
-def plot_roc_curves(test_scores: pd.DataFrame, columns: dict[str, Any]) -> Figure:
+def plot_roc_curves(test_scores: pd.DataFrame, columns: Columns) -> Figure:
     """Every model's ROC curve on the test split, with its AUC in the legend."""
-    y = test_scores[columns["target"]].to_numpy()
+    y = test_scores[columns.target].to_numpy()
     fig = Figure(figsize=FIGSIZE, layout="constrained")
     ax = fig.subplots()
     for name, style in model_styles(model_columns(test_scores, columns)).items():
@@ -77,9 +79,9 @@ def plot_roc_curves(test_scores: pd.DataFrame, columns: dict[str, Any]) -> Figur
     return fig
 
 
-def plot_precision_recall_curves(test_scores: pd.DataFrame, columns: dict[str, Any]) -> Figure:
+def plot_precision_recall_curves(test_scores: pd.DataFrame, columns: Columns) -> Figure:
     """Every model's precision-recall curve, with its average precision and the base rate."""
-    y = test_scores[columns["target"]].to_numpy()
+    y = test_scores[columns.target].to_numpy()
     fig = Figure(figsize=FIGSIZE, layout="constrained")
     ax = fig.subplots()
     for name, style in model_styles(model_columns(test_scores, columns)).items():
@@ -103,9 +105,9 @@ def plot_precision_recall_curves(test_scores: pd.DataFrame, columns: dict[str, A
     return fig
 
 
-def plot_calibration(test_scores: pd.DataFrame, columns: dict[str, Any], n_bins: int) -> Figure:
+def plot_calibration(test_scores: pd.DataFrame, columns: Columns, n_bins: int) -> Figure:
     """Reliability diagram (quantile bins) above the distribution of predicted probabilities."""
-    y = test_scores[columns["target"]].to_numpy()
+    y = test_scores[columns.target].to_numpy()
     names = model_columns(test_scores, columns)
     # Zoom on the probabilities the models actually give (the diagonal stays at 45 degrees).
     upper = min(1.0, 1.1 * max(float(test_scores[name].quantile(0.999)) for name in names))
@@ -156,9 +158,9 @@ def plot_calibration(test_scores: pd.DataFrame, columns: dict[str, Any], n_bins:
     return fig
 
 
-def plot_gains_and_lift(test_scores: pd.DataFrame, columns: dict[str, Any]) -> Figure:
+def plot_gains_and_lift(test_scores: pd.DataFrame, columns: Columns) -> Figure:
     """Cumulative gains (left) and cumulative lift (right) when contacting by decreasing score."""
-    y = test_scores[columns["target"]].to_numpy()
+    y = test_scores[columns.target].to_numpy()
     fig = Figure(figsize=(13.0, 5.5))
     fig.subplots_adjust(left=0.06, right=0.98, top=0.92, bottom=0.1, wspace=0.15)
     gains_ax, lift_ax = fig.subplots(1, 2)
@@ -199,12 +201,12 @@ def plot_gains_and_lift(test_scores: pd.DataFrame, columns: dict[str, Any]) -> F
 def plot_profit_curve(
     test_scores: pd.DataFrame,
     champion: dict[str, Any],
-    columns: dict[str, Any],
-    campaign: dict[str, Any],
+    columns: Columns,
+    campaign: Campaign,
 ) -> Figure:
     """The champion's campaign profit on test by share contacted, its validation threshold marked."""
-    name, cost, value = champion["name"], campaign["contact_cost"], campaign["conversion_value"]
-    y, scores = test_scores[columns["target"]], test_scores[name]
+    name, cost, value = champion["name"], campaign.contact_cost, campaign.conversion_value
+    y, scores = test_scores[columns.target], test_scores[name]
     curve = ranking_curve(y, scores)
     profits = value * curve.true_positives - cost * curve.contacts
     share = 100 * curve.contacts / curve.n
@@ -239,7 +241,7 @@ def plot_profit_curve(
 
 
 def plot_feature_importance(
-    importance: pd.DataFrame, champion: dict[str, Any], params: dict[str, Any]
+    importance: pd.DataFrame, champion: dict[str, Any], params: FeatureImportance
 ) -> Figure:
     """The champion's permutation importance per clean column, largest on top, with its spread."""
     table = importance.sort_values("importance_mean")
@@ -257,8 +259,8 @@ def plot_feature_importance(
     ax.axvline(0, color="grey", lw=0.8)
     ax.set(
         title=f"Permutation importance of the champion ({champion['name']})",
-        xlabel=f"Drop in test {params['scoring']} when the column is shuffled "
-        f"({params['n_repeats']} repeats on {params['n_rows']:,} sampled rows)",
+        xlabel=f"Drop in test {params.scoring} when the column is shuffled "
+        f"({params.n_repeats} repeats on {params.n_rows:,} sampled rows)",
         ylabel="Clean column",
     )
     ax.grid(axis="x", alpha=0.3)

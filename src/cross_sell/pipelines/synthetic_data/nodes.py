@@ -148,7 +148,7 @@ INSURED_BY_BAND_VA = np.array(
 # The (band, vehicle age) rates above still hold: see _insured_logit_offsets.
 INSURED_LOGIT_REGION_28 = -0.75
 INSURED_LOGIT_MALE = -0.2
-INSURED_LOGIT_CHANNEL = {152: 2.2, 160: 1.0}
+INSURED_LOGIT_CHANNEL = {152: 2.2, 160: 1.0, 156: -2.5, 122: -0.6}
 # P(Vehicle_Damage = Yes): 0.057 if insured; if not, 0.999 for `> 2 Years` vehicles and
 # 0.8733 otherwise (so that the whole PI = 0 group is at 0.883).
 DAMAGE_IF_INSURED = 0.057
@@ -184,30 +184,61 @@ LOGIT_BASE = {
     "insured_and_damage": 0.904,
     "vehicle_age_lt1": 0.032,
     "vehicle_age_gt2": 0.231,
-    "region_28": 0.121,
     "male": 0.097,
     "driving_license": 1.027,
     "premium_floor": -0.139,
     "log_premium": -0.056,
 }
 LOGIT_AGE_BAND = np.array([0.0, 0.586, 0.255, 0.007, -0.413, -0.900])
-LOGIT_CHANNEL = {152: 0.0, 26: 1.102, 124: 0.893, 156: 0.900, 160: -0.767}
-LOGIT_CHANNEL_OTHER = 0.864
+# Per-code log-odds of region and channel (base region 28, base channel 152): the real-data
+# model's one-hot coefficients, codes missing here take the "rare" value.
+LOGIT_REGION = {
+    28: 0.0, 0: -1.27, 2: -0.33, 3: 0.10, 4: 0.07, 6: 0.07, 7: -0.11, 8: -0.24, 9: -0.35,
+    10: 0.01, 11: 0.31, 12: -0.09, 13: -0.15, 14: -0.03, 15: -0.32, 16: -0.17, 17: -0.77,
+    18: 0.28, 19: -0.11, 20: -0.57, 21: 0.00, 22: -0.90, 23: 0.12, 24: 0.07, 25: -0.76,
+    26: -0.63, 27: -0.62, 29: 0.19, 30: -0.04, 31: -0.34, 32: -0.15, 33: -0.07, 34: -0.63,
+    35: 0.17, 36: -0.09, 37: -0.11, 38: 0.28, 39: -0.12, 40: -0.14, 41: 0.13, 43: -0.43,
+    45: -0.08, 46: -0.05, 47: -0.28, 48: -0.59, 49: -0.49, 50: -0.50,
+}  # fmt: skip
+LOGIT_REGION_RARE = -0.52
+LOGIT_CHANNEL = {
+    152: 0.0, 7: 1.22, 8: 0.91, 11: 0.62, 13: 0.80, 25: 1.19, 26: 1.12, 30: 0.56, 122: 0.93,
+    124: 0.93, 151: -0.05, 154: 1.05, 156: 0.89, 157: 1.04, 160: -0.80, 163: 1.17,
+}  # fmt: skip
+LOGIT_CHANNEL_RARE = 0.82
+LOGIT_REGION_MIX: dict[int, float] = {}
+LOGIT_CHANNEL_MIX: dict[int, float] = {}
+# Age band x channel log-odds (rows: bands 20-29 ... 70+; columns: BAND_CHANNELS), on top of
+# LOGIT_CHANNEL: calibrated so that, inside PI = 0 and Damage = Yes, the response rates by
+# band x channel are the real ones (cells without a real figure copy the neighbouring band).
+BAND_CHANNELS = (26, 122, 124, 152, 156, 160)
+LOGIT_BAND_CHANNEL = np.array(
+    [
+        [0.0, 0.0, 0.0, 0.0, 0.0, 0.0],
+        [0.2, 0.0, 0.1, -0.7, 0.0, -0.7],
+        [0.2, 0.0, 0.1, -0.7, 0.0, -0.7],
+        [0.0, 0.0, 0.3, -0.7, 0.0, -0.7],
+        [-0.05, 0.0, 0.3, -0.7, 0.0, -0.7],
+        [-0.05, 0.0, 0.3, -0.7, 0.0, -0.7],
+    ]
+)
 # Non-linear terms added on top (see interaction_log_odds), tuned so that the response rates
 # by group stay at the published ones while trees gain ~0.008 AUC over logistic regression.
 INTERACTION = {
     "young_damage_age_slope": 0.12,
-    "young_channel_over_30": -0.7,
     "channel_156_damage": 0.4,
-    "channel_26_age_30_49": 0.2,
-    "channel_26_age_60_plus": -0.05,
-    "channel_124_age_30_49": 0.1,
-    "channel_124_age_50_plus": 0.3,
     "premium_x_age": 1.3,
     "premium_squared": 1.0,
     "old_vehicle_under_50": 0.2,
     "young_region_28": 0.25,
 }
+
+
+def _per_code(table: dict[int, float], rare: float, n_codes: int) -> np.ndarray:
+    """Lookup array of a per-code table: entry ``c`` is ``table[c]``, else ``rare``."""
+    values = np.full(n_codes, rare)
+    values[list(table)] = list(table.values())
+    return values
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -374,22 +405,21 @@ def interaction_log_odds(features: pd.DataFrame) -> np.ndarray:
     channel = features["Policy_Sales_Channel"].to_numpy()
     region_28 = features["Region_Code"].to_numpy() == 28
     premium = features["Annual_Premium"].to_numpy()
-    young, middle = age < 30, (age >= 30) & (age < 50)
+    young = age < 30
     old_vehicle = features["Vehicle_Age"].to_numpy() == "> 2 Years"
     # log premium relative to what is typical for the customer's band and region (0 at floor)
     typical = LOG_PREMIUM_CENTRE + LOG_PREMIUM_BY_BAND[band] + LOG_PREMIUM_REGION_28 * region_28
     log_dev = np.where(premium == PREMIUM_FLOOR, 0.0, np.log(premium) - typical)
+    # each channel works best at its own ages (e.g. the young customers' 152 / 160 badly at 30+)
+    band_channel = np.zeros(len(features))
+    for col, code in enumerate(BAND_CHANNELS):
+        in_channel = channel == code
+        band_channel[in_channel] = LOGIT_BAND_CHANNEL[band[in_channel], col]
     terms = [
+        band_channel,
         # damaged young customers: interest rises steeply from 20 to 29
         k["young_damage_age_slope"] * np.where(young & damage, age - 25.0, 0.0),
-        # the young customers' channels work badly for customers over 30
-        k["young_channel_over_30"] * (np.isin(channel, (152, 160)) & ~young),
         k["channel_156_damage"] * ((channel == 156) & damage),
-        # channels 26 and 124 work best at different ages
-        k["channel_26_age_30_49"] * ((channel == 26) & middle),
-        k["channel_26_age_60_plus"] * ((channel == 26) & (age >= 60)),
-        k["channel_124_age_30_49"] * ((channel == 124) & middle),
-        k["channel_124_age_50_plus"] * ((channel == 124) & (age >= 50)),
         # a high premium means interest for the young, reluctance for the old; and a U-shape
         k["premium_x_age"] * log_dev * np.clip((45.0 - age) / 15.0, -1.0, 1.0),
         k["premium_squared"] * (log_dev**2 - 0.07),
@@ -405,12 +435,10 @@ def response_log_odds(features: pd.DataFrame) -> np.ndarray:
     insured = features["Previously_Insured"].to_numpy() == 1
     damage = features["Vehicle_Damage"].to_numpy() == "Yes"
     vehicle_age = features["Vehicle_Age"].to_numpy()
-    channel = features["Policy_Sales_Channel"].to_numpy()
     premium = features["Annual_Premium"].to_numpy()
     at_floor = premium == PREMIUM_FLOOR
-    channel_term = np.full(len(features), LOGIT_CHANNEL_OTHER)
-    for code, coef in LOGIT_CHANNEL.items():
-        channel_term[channel == code] = coef
+    region = features["Region_Code"].to_numpy().astype(np.int64)
+    channel = features["Policy_Sales_Channel"].to_numpy().astype(np.int64)
     base = (
         b["previously_insured"] * insured
         + b["damage"] * damage
@@ -418,8 +446,10 @@ def response_log_odds(features: pd.DataFrame) -> np.ndarray:
         + b["vehicle_age_lt1"] * (vehicle_age == "< 1 Year")
         + b["vehicle_age_gt2"] * (vehicle_age == "> 2 Years")
         + LOGIT_AGE_BAND[_band(features["Age"].to_numpy())]
-        + channel_term
-        + b["region_28"] * (features["Region_Code"].to_numpy() == 28)
+        + _per_code(LOGIT_REGION, LOGIT_REGION_RARE, 53)[region]
+        + _per_code(LOGIT_CHANNEL, LOGIT_CHANNEL_RARE, 164)[channel]
+        + _per_code(LOGIT_REGION_MIX, 0.0, 53)[region]
+        + _per_code(LOGIT_CHANNEL_MIX, 0.0, 164)[channel]
         + b["male"] * (features["Gender"].to_numpy() == "Male")
         + b["driving_license"] * (features["Driving_License"].to_numpy() == 1)
         + b["premium_floor"] * at_floor

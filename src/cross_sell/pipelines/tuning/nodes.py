@@ -30,6 +30,7 @@ from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import train_test_split
 from sqlalchemy.exc import IntegrityError, OperationalError
 
+from cross_sell.params import Columns, Family, Search, SearchParameter, Tuning
 from cross_sell.pipelines.data_science.nodes import (
     PreparedData,
     build_estimator,
@@ -76,7 +77,7 @@ def open_study(storage: str, study_name: str, seed: int, pruner: dict[str, Any])
 
 
 def study_fingerprint(
-    train: pd.DataFrame, validation: pd.DataFrame, family: dict[str, Any], train_fraction: float
+    train: pd.DataFrame, validation: pd.DataFrame, family: Family, train_fraction: float
 ) -> str:
     """A short hash of the data and the fixed settings the trials' values depend on.
 
@@ -87,28 +88,24 @@ def study_fingerprint(
     digest = hashlib.sha256()
     for table in (train, validation):
         digest.update(pd.util.hash_pandas_object(table, index=False).to_numpy().tobytes())
-    digest.update(json.dumps([family, train_fraction], sort_keys=True, default=str).encode())
+    digest.update(
+        json.dumps([family.model_dump(), train_fraction], sort_keys=True, default=str).encode()
+    )
     return digest.hexdigest()[:12]
 
 
-def _suggest(trial: optuna.Trial, name: str, spec: dict[str, Any]) -> Any:
+def _suggest(trial: optuna.Trial, name: str, spec: SearchParameter) -> Any:
     """Draw parameter ``name`` from its YAML search-space entry."""
-    kind = spec.get("type")
-    if kind == "int":
-        return trial.suggest_int(name, spec["low"], spec["high"], log=spec.get("log", False))
-    if kind == "float":
-        return trial.suggest_float(name, spec["low"], spec["high"], log=spec.get("log", False))
-    if kind == "categorical":
-        return trial.suggest_categorical(name, spec["choices"])
-    raise ValueError(
-        f"parameters_tuning.yml: search_space.{name}: type {kind!r} is not one of "
-        "int, float, categorical"
-    )
+    if spec.type == "int":
+        return trial.suggest_int(name, int(spec.low), int(spec.high), log=spec.log)
+    if spec.type == "float":
+        return trial.suggest_float(name, spec.low, spec.high, log=spec.log)
+    return trial.suggest_categorical(name, spec.choices)
 
 
-def _untuned_params(family_name: str, family: dict[str, Any], space: dict[str, Any]) -> dict:
+def _untuned_params(family_name: str, family: Family, space: dict[str, Any]) -> dict:
     """The untuned model's value of every searched parameter (the study's first trial)."""
-    kwargs = family.get("kwargs", {})
+    kwargs = family.kwargs
     missing = [name for name in space if name not in kwargs]
     if missing:
         raise ValueError(
@@ -119,16 +116,14 @@ def _untuned_params(family_name: str, family: dict[str, Any], space: dict[str, A
     return {name: kwargs[name] for name in space}
 
 
-def _objective(
-    trial: optuna.Trial, family: dict[str, Any], search: dict[str, Any], data: PreparedData
-) -> float:
+def _objective(trial: optuna.Trial, family: Family, search: Search, data: PreparedData) -> float:
     """Fit the family with the trial's parameters; return its validation ROC AUC."""
-    params = {name: _suggest(trial, name, spec) for name, spec in search["search_space"].items()}
+    params = {name: _suggest(trial, name, spec) for name, spec in search.search_space.items()}
     extra = {}
-    pruning = search.get("pruning_callback")
+    pruning = search.pruning_callback
     if pruning:
-        callback_class = import_object(pruning["class"], "parameters_tuning.yml")
-        extra["callbacks"] = [callback_class(trial, **pruning.get("kwargs", {}))]
+        callback_class = import_object(pruning.class_, "parameters_tuning.yml")
+        extra["callbacks"] = [callback_class(trial, **pruning.kwargs)]
     estimator = build_estimator(family, **params, **extra)
     fit_classifier(estimator, family, data)
     return float(roc_auc_score(data.validation_y, estimator.predict_proba(data.validation_x)[:, 1]))
@@ -196,9 +191,9 @@ class TrialLogger:
 def tune_hyperparameters(
     train: pd.DataFrame,
     validation: pd.DataFrame,
-    family: dict[str, Any],
-    columns: dict[str, Any],
-    tuning: dict[str, Any],
+    family: Family,
+    columns: Columns,
+    tuning: Tuning,
     *,
     family_name: str,
 ) -> tuple[dict[str, Any], optuna.Study]:
@@ -214,27 +209,27 @@ def tune_hyperparameters(
     ``sampler_seed`` and the ``pruner`` (MedianPruner) arguments. Preprocessing is fitted once,
     on the (possibly subsampled) training split, exactly as the refit will fit it.
     """
-    search, study_settings = tuning[family_name], tuning["study"]
-    space = search["search_space"]
+    search, study_settings = getattr(tuning, family_name), tuning.study
+    space = search.search_space
     first_trial = _untuned_params(family_name, family, space)
-    train_fraction = search.get("train_fraction", 1.0)
+    train_fraction = search.train_fraction
     if train_fraction < 1:
         train, _ = train_test_split(
             train,
             train_size=train_fraction,
-            stratify=train[columns["target"]],
-            random_state=study_settings["sampler_seed"],
+            stratify=train[columns.target],
+            random_state=study_settings.sampler_seed,
         )
     _, data = prepare_features(train, validation, family, columns)
     name = ".".join(
         [
-            study_settings["study_name"],
+            study_settings.study_name,
             family_name,
             study_fingerprint(train, validation, family, train_fraction),
         ]
     )
     study = open_study(
-        study_settings["storage"], name, study_settings["sampler_seed"], study_settings["pruner"]
+        study_settings.storage, name, study_settings.sampler_seed, study_settings.pruner
     )
     if not study.trials:
         study.enqueue_trial(first_trial, user_attrs={"origin": "untuned defaults"})
@@ -242,12 +237,12 @@ def tune_hyperparameters(
         "Study %s: %d trials stored, running up to %d more (timeout %s s) on %d training rows",
         name,
         len(study.trials),
-        search["n_trials"],
-        search.get("timeout"),
+        search.n_trials,
+        search.timeout,
         len(train),
     )
     objective = partial(_objective, family=family, search=search, data=data)
-    callbacks = [TrialLogger(family_name, search["n_trials"])]
+    callbacks = [TrialLogger(family_name, search.n_trials)]
     if mlflow.active_run() is not None:  # kedro-mlflow's run: trials become its child runs
         callbacks.append(
             MLflowCallback(
@@ -258,8 +253,8 @@ def tune_hyperparameters(
     with _sigterm_held_outside_trials():
         study.optimize(
             _signals_inside(objective),
-            n_trials=search["n_trials"],
-            timeout=search.get("timeout"),
+            n_trials=search.n_trials,
+            timeout=search.timeout,
             callbacks=callbacks,
         )
     logger.info(
@@ -268,14 +263,14 @@ def tune_hyperparameters(
     return dict(study.best_params), study
 
 
-def plot_study(study: optuna.Study, seed: int) -> tuple[Figure, Figure]:
+def plot_study(study: optuna.Study, tuning: Tuning) -> tuple[Figure, Figure]:
     """The study's optimisation history and its fANOVA parameter importances (seeded).
 
     Drawn by ``optuna.visualization.matplotlib`` from the study itself, so the importances use
     the real search space (bounds, log scales).
     """
     history = plot_optimization_history(study, target_name=OBJECTIVE).figure
-    evaluator = optuna.importance.FanovaImportanceEvaluator(seed=seed)
+    evaluator = optuna.importance.FanovaImportanceEvaluator(seed=tuning.study.sampler_seed)
     complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     if len(complete) >= 2:
         importances = plot_param_importances(study, evaluator=evaluator).figure

@@ -41,7 +41,7 @@ def create_study_pipeline(family: str) -> Pipeline:
             ),
             Node(
                 func=plot_study,
-                inputs=["study", "params:tuning.study.sampler_seed"],
+                inputs=["study", "params:tuning"],
                 outputs=["optuna_history_plot", "optuna_importances_plot"],
                 name="plot_study_node",
             ),
@@ -50,9 +50,8 @@ def create_study_pipeline(family: str) -> Pipeline:
         inputs={"train_set", "validation_set"},
         parameters={
             "params:family": f"params:{family}",
-            "params:columns": "params:data_science.columns",
+            "params:columns": "params:columns",
             "params:tuning": "params:tuning",
-            "params:tuning.study.sampler_seed": "params:tuning.study.sampler_seed",
         },
     )
 
