@@ -136,7 +136,7 @@ def report_on_test(
     table = validation_comparison.set_index("model").add_prefix("validation.")
     table = table.join(tests).reset_index()
     flat = {
-        f"{model}.test.{metric}": value
+        f"{model}.{metric}": value
         for model, row in rows.items()
         for metric, value in row.items()
     }
