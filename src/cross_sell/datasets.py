@@ -25,6 +25,7 @@ from kedro.io import AbstractDataset, DatasetError
 from kedro_datasets._typing import TablePreview
 from kedro_mlflow.io.models import MlflowModelRegistryDataset
 from mlflow.exceptions import MlflowException
+from mlflow.tracking import MlflowClient
 
 logger = logging.getLogger(__name__)
 
@@ -301,6 +302,15 @@ class RawCSVDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
 class OptionalModelRegistryDataset(MlflowModelRegistryDataset):
     """kedro-mlflow's ``MlflowModelRegistryDataset`` that loads ``None`` when the model or alias
     does not exist yet (the plugin's raises): the promotion gate's first run has no champion."""
+
+    def _exists(self) -> bool:
+        try:
+            MlflowClient().get_model_version_by_alias(self.model_name, self.alias)
+        except MlflowException as exc:
+            if exc.error_code != "RESOURCE_DOES_NOT_EXIST":
+                raise
+            return False
+        return True
 
     def _load(self) -> Any:
         try:

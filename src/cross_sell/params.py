@@ -62,6 +62,17 @@ class DataScience(Strict):
 
     split: Split
 
+    @model_validator(mode="before")
+    @classmethod
+    def _no_families(cls, values: Any) -> Any:
+        if isinstance(values, dict) and "families" in values:
+            raise ValueError(
+                "the model families are fixed in code (FAMILIES in "
+                "src/cross_sell/pipelines/data_science/pipeline.py), not set in conf: remove "
+                "data_science.families, or edit FAMILIES"
+            )
+        return values
+
 
 class Recipe(Strict):
     """A family's preprocessing recipe (``data_science/preprocessing.py``)."""
@@ -149,6 +160,12 @@ class Promotion(Strict):
         if bad:
             raise ValueError(f"max_relative_drop values must be in [0, 1), got {bad}")
         return self
+
+
+class Inference(Strict):
+    """``inference``: batch scoring settings."""
+
+    max_reject_share: float = Field(ge=0, le=1)
 
 
 class FeatureImportance(Strict):

@@ -23,34 +23,47 @@ Register both in ``settings.HOOKS``.
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import logging
 import os
+import re
 import signal
+import sqlite3
 import threading
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+import click
 import mlflow
 import requests
 import sqlalchemy
 from kedro.config import MissingConfigException
 from kedro.framework.hooks import hook_impl
+from kedro.framework.project import pipelines as project_pipelines
+from kedro.validation import ParameterValidationError
+from kedro_mlflow.pipeline.pipeline_ml import PipelineML
 from sqlalchemy.pool import NullPool
 
 logger = logging.getLogger(__name__)
 
 TUNING_PARAMS = "params:tuning"
+MAIN_PIPELINES = ("synthetic_data", "data_engineering", "data_science", "tuning", "evaluation")
+"""Preferred in the advice on what to run first (over the per-family pipelines)."""
 DEFAULT_OPTUNA_STORAGE = "sqlite:///data/06_models/optuna.db"
 DEFAULT_MLFLOW_STORE = "sqlite:///mlflow.db"
 
 
-class PreflightError(RuntimeError):
-    """A service the run needs is unreachable or unusable; nothing was run."""
+class PreflightError(click.ClickException):
+    """The run cannot start (bad parameter, missing input, unusable storage); nothing was run.
+
+    A ``ClickException``: ``kedro run`` prints its one-line message, without a traceback.
+    """
 
 
 class RunTerminatedError(RuntimeError):
-    """The run received SIGTERM and stopped."""
+    """The run received SIGINT or SIGTERM and stopped."""
 
 
 # ---------------------------------------------------------------------------- helpers
@@ -64,16 +77,32 @@ def hide_password(uri: str) -> str:
     return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc[1]}"))
 
 
+def _existing_sqlite_problem(path: Path) -> str | None:
+    """Why an existing sqlite file cannot be used, or None."""
+    if path.is_dir():
+        return f"{path} is a folder, not a database file"
+    if not os.access(path, os.R_OK | os.W_OK):
+        return f"the database file {path} is not writable (make it writable: chmod u+rw)"
+    try:
+        with contextlib.closing(sqlite3.connect(path)) as connection:
+            connection.execute("PRAGMA schema_version").fetchone()
+    except sqlite3.DatabaseError as exc:
+        return (
+            f"{path} is not a readable SQLite database ({exc}): move it away (a new one is "
+            "created) or restore it from a backup"
+        )
+    if not os.access(path.parent, os.W_OK | os.X_OK):
+        return f"the folder {path.parent} is not writable (SQLite writes its journal there)"
+    return None
+
+
 def _sqlite_problem(database: str | None) -> str | None:
     """Why a sqlite database file cannot be created or written there, or None."""
     if not database or database == ":memory:" or database.startswith("file:"):
         return None
     path = Path(database).expanduser().absolute()
     if path.exists():
-        if path.is_dir():
-            return f"{path} is a folder, not a database file"
-        usable = os.access(path, os.R_OK | os.W_OK)
-        return None if usable else f"the database file {path} is not readable and writable"
+        return _existing_sqlite_problem(path)
     folder = path.parent
     if not folder.is_dir():
         blocker = folder
@@ -163,19 +192,26 @@ def check_optuna_storage(url: str, timeout: float = 5.0, source: str = "") -> No
 
 
 def _http_problem(uri: str, timeout: float) -> str | None:
+    api = f"{uri.rstrip('/')}/api/2.0/mlflow/experiments/search?max_results=1"
+    problem = None
     try:
-        requests.get(f"{uri.rstrip('/')}/health", timeout=(timeout, timeout))
+        answer = requests.get(api, timeout=(timeout, timeout))
     except requests.exceptions.SSLError:
         return None  # reachable; certificates are MLflow's business (MLFLOW_TRACKING_*)
     except requests.exceptions.ConnectionError as exc:
         reason = str(exc)
-        for known in ("Connection refused", "Name or service not known", "No route to host"):
-            if known in reason:
-                return f"unreachable ({known.lower()})"
-        return f"unreachable ({_first_line(exc)[:200]})"
+        known = [k for k in ("Connection refused", "Name or service not known") if k in reason]
+        problem = f"unreachable ({known[0].lower() if known else _first_line(exc)[:200]})"
     except requests.exceptions.Timeout:
-        return f"unreachable (no answer within {timeout:.0f} s)"
-    return None  # any HTTP answer, even 401 or 404, means the server is there
+        problem = f"unreachable (no answer within {timeout:.0f} s)"
+    else:
+        kind = answer.headers.get("content-type", "no content type").split(";")[0]
+        if answer.status_code not in (401, 403) and "json" not in kind:
+            problem = (
+                f"it answers {api} with HTTP {answer.status_code} and {kind}, not MLflow's JSON "
+                "API (is it the address of an MLflow tracking server?)"
+            )
+    return problem
 
 
 def check_mlflow_store(uri: str, timeout: float = 5.0, role: str = "tracking") -> None:
@@ -204,13 +240,92 @@ def check_mlflow_store(uri: str, timeout: float = 5.0, role: str = "tracking") -
         f"start the server (e.g. `mlflow server --host 127.0.0.1 --port "
         f"{urlsplit(uri).port or 5000}`) or correct the URI"
         if scheme.startswith("http")
-        else "create the folder or correct the URI"
+        else "as said, or point the URI at another file"
     )
     raise PreflightError(
         f"MLflow {role} store {shown} cannot be used: {problem}. It is set by {origin}. "
         f"Checked before the run started; nothing was run. Fix: {fix}; or unset "
         f"MLFLOW_TRACKING_URI to log to the project's local store {DEFAULT_MLFLOW_STORE}."
     )
+
+
+def _maker(name: str) -> str:
+    """The command that makes dataset ``name``: the smallest registered pipeline writing it."""
+    if name == "registered_champion":
+        return "no registered cross_sell@champion yet: run `kedro run` first"
+    makers = [key for key, pipeline in project_pipelines.items() if name in pipeline.all_outputs()]
+    main = [key for key in MAIN_PIPELINES if key in makers]
+    if not makers:
+        return "it is an input of the project: put the file in place"
+    return f"run `kedro run --pipelines={(main or makers)[0]}` first"
+
+
+def check_inputs_exist(pipeline: Any, catalog: Any) -> None:
+    """Raise ``PreflightError`` naming the first missing input of ``pipeline`` and its maker.
+
+    The registered champion is optional for a training run (its gate promotes the first model).
+    """
+    optional = {"registered_champion"} if isinstance(pipeline, PipelineML) else set()
+    for name in sorted(pipeline.inputs() - optional):
+        if name.startswith("params:") or not _has_file(catalog, name):
+            continue
+        if not catalog.exists(name):
+            raise PreflightError(
+                f"Cannot run: its input {name!r} does not exist yet; {_maker(name)}. "
+                "Nothing was run."
+            )
+
+
+def _has_file(catalog: Any, name: str) -> bool:
+    """Whether ``name`` is persisted (a file or a registered model), not kept in memory."""
+    config = catalog.config_resolver.resolve_pattern(name) or {}
+    return bool(config) and config.get("type") != "MemoryDataset"
+
+
+def _file_paths(config: Any) -> list[Path]:
+    """Every ``filepath`` in a dataset's resolved configuration (wrapped datasets included)."""
+    if not isinstance(config, dict):
+        return []
+    own = [Path(str(config["filepath"]))] if "filepath" in config else []
+    return own + [path for value in config.values() for path in _file_paths(value)]
+
+
+def check_outputs_writable(pipeline: Any, catalog: Any) -> None:
+    """Raise ``PreflightError`` if a local file the run writes cannot be written (folder first)."""
+    for name in sorted(pipeline.all_outputs()):
+        for path in _file_paths(catalog.config_resolver.resolve_pattern(name)):
+            if "://" in str(path):
+                continue  # remote storage: its own credentials and errors
+            folder = path.parent
+            while not folder.exists() and folder != folder.parent:
+                folder = folder.parent
+            blocked = (path.exists() and not os.access(path, os.W_OK)) or not os.access(
+                folder, os.W_OK | os.X_OK
+            )
+            if blocked:
+                raise PreflightError(
+                    f"Cannot write {path} (dataset {name!r}): "
+                    f"{path if path.exists() else folder} is not writable. Fix its permissions "
+                    "(e.g. chmod u+w) and rerun. Checked before the run started; nothing was run."
+                )
+
+
+def parameter_problems(message: str) -> str:
+    """Kedro's (multi-line, pydantic) parameter validation message, one line per problem:
+    ``Parameter <key>: <rule> (got <value>)``."""
+    problems = []
+    for block in message.split("\n- Parameter '")[1:]:
+        key = block.split("'", 1)[0]
+        lines = block.splitlines()
+        for where, what in itertools.pairwise(lines):
+            found = re.match(r"\s+(.*?) \[type=[^,]+, input_value=(.*), input_type=\w+\]$", what)
+            if found and not where.startswith(" "):
+                rule, value = found.groups()
+                field = "" if "validation error for" in where else f".{where.strip()}"
+                problems.append(f"Parameter {key}{field}: {rule} (got {value})")
+        if not any(p.startswith(f"Parameter {key}") for p in problems):
+            problems.append(f"Parameter {key}: {' '.join(lines[0].split(': ')[1:])}")
+    return "\n".join(problems) or message
 
 
 # ---------------------------------------------------------------------------- hooks
@@ -235,6 +350,10 @@ class PreflightHook:
 
     @hook_impl(tryfirst=True)
     def after_context_created(self, context: Any) -> None:
+        try:
+            context.params  # Kedro validates the typed parameters here  # noqa: B018
+        except ParameterValidationError as exc:
+            raise PreflightError(parameter_problems(str(exc))) from None
         if mlflow.active_run():  # an orchestrator opened the run: kedro-mlflow reuses it
             return
         for role, uri in _mlflow_uris(context).items():
@@ -242,6 +361,8 @@ class PreflightHook:
 
     @hook_impl(tryfirst=True)
     def before_pipeline_run(self, pipeline: Any, catalog: Any) -> None:
+        check_inputs_exist(pipeline, catalog)
+        check_outputs_writable(pipeline, catalog)
         if not any(TUNING_PARAMS in node.inputs for node in pipeline.nodes):
             return
         storage = catalog.load(TUNING_PARAMS).study.storage
@@ -249,30 +370,38 @@ class PreflightHook:
         logger.info("Optuna storage %s is usable", hide_password(str(storage)))
 
 
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+"""Ctrl-C and ``kill`` / ``docker stop`` / a cancelled CI job."""
+
+
 class TerminationHook:
-    """During a run, SIGTERM raises ``RunTerminatedError`` (a clean, recorded failure)."""
+    """During a run, SIGINT or SIGTERM raises ``RunTerminatedError`` (a clean, recorded failure)."""
 
     def __init__(self) -> None:
-        self._previous: Any = None
+        self._previous: dict[int, Any] = {}
 
-    def _on_sigterm(self, signum: int, frame: Any) -> None:
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a second SIGTERM kills at once
+    def _on_signal(self, signum: int, frame: Any) -> None:
+        for number in STOP_SIGNALS:  # a second signal stops at once
+            signal.signal(
+                number, signal.SIG_DFL if number == signal.SIGTERM else signal.default_int_handler
+            )
         raise RunTerminatedError(
-            "The run received SIGTERM and stopped: the node running was interrupted (an Optuna "
-            "trial in progress is marked FAIL; completed trials stay in the study, and the "
-            "next run continues it), and the MLflow run is marked FAILED. Outputs written "
-            "before stay; rerun the same command to continue."
+            f"The run received {signal.Signals(signum).name} and stopped: the node running was "
+            "interrupted (an Optuna trial in progress is marked FAIL; completed trials stay in "
+            "the study, and the next run continues it), and the MLflow run is marked FAILED. "
+            "Outputs written before stay; rerun the same command to continue."
         )
 
     @hook_impl(tryfirst=True)
     def before_pipeline_run(self) -> None:
         if threading.current_thread() is threading.main_thread():
-            self._previous = signal.signal(signal.SIGTERM, self._on_sigterm)
+            self._previous = {n: signal.signal(n, self._on_signal) for n in STOP_SIGNALS}
 
     def _restore(self) -> None:
-        if self._previous is not None and threading.current_thread() is threading.main_thread():
-            signal.signal(signal.SIGTERM, self._previous)
-            self._previous = None
+        if self._previous and threading.current_thread() is threading.main_thread():
+            for number, handler in self._previous.items():
+                signal.signal(number, handler)
+            self._previous = {}
 
     @hook_impl
     def after_pipeline_run(self) -> None:

@@ -1,4 +1,7 @@
-"""Project settings: configuration loading and hooks."""
+"""Project settings: configuration loading, hooks, and the third-party warnings a run filters."""
+
+import logging
+import warnings
 
 from kedro.config import OmegaConfigLoader
 from omegaconf.resolvers import oc
@@ -28,3 +31,20 @@ CONFIG_LOADER_ARGS = {
         "mlflow": ["mlflow*", "mlflow*/**", "**/mlflow*"],
     },
 }
+
+# Known third-party warnings that a user of this project cannot act on, filtered precisely (by
+# message and module, never globally) so that a clean run's log shows only what matters.
+for message, module in (
+    ("register_new_resolver", r"kedro\.config|kedro_mlflow"),  # Kedro/kedro-mlflow internals
+    ("One or more dataset names contain '.'", r"kedro\.pipeline"),  # Kedro's own namespacing
+    ("Add type hints to the `predict` method", r"mlflow\.pyfunc"),  # kedro-mlflow's model class
+    ("The specified dataset source can be interpreted", r"mlflow\.data"),  # a local CSV path
+    ("Hint: Inferred schema contains integer", r"mlflow\.types"),  # ids and ages are integers
+    ("MLflowCallback has been deprecated", r"cross_sell\.pipelines\.tuning"),  # still in 5.x
+    (r"optuna\.visualization\.matplotlib.* is experimental", r"cross_sell\.pipelines\.tuning"),
+):
+    warnings.filterwarnings("ignore", message=f".*{message}", module=module)
+
+logging.getLogger("mlflow.pyfunc").addFilter(
+    lambda record: "serialized using CloudPickle" not in record.getMessage()
+)  # kedro-mlflow logs its model as a Python object by design

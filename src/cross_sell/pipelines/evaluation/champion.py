@@ -136,9 +136,7 @@ def report_on_test(
     table = validation_comparison.set_index("model").add_prefix("validation.")
     table = table.join(tests).reset_index()
     flat = {
-        f"{model}.{metric}": value
-        for model, row in rows.items()
-        for metric, value in row.items()
+        f"{model}.{metric}": value for model, row in rows.items() for metric, value in row.items()
     }
     return table, scores, as_mlflow_metrics(flat)
 

@@ -21,6 +21,7 @@ import pandas as pd
 from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 
+from cross_sell.params import Inference
 from cross_sell.pipelines.data_engineering.schema import (
     TARGET,
     RawDataValidationError,
@@ -128,7 +129,7 @@ def split_rejected_rows(raw: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 def check_reject_share(
-    rejects: pd.DataFrame, valid_rows: pd.DataFrame, max_reject_share: float
+    rejects: pd.DataFrame, valid_rows: pd.DataFrame, params: Inference
 ) -> pd.DataFrame:
     """Pass ``valid_rows`` on if the share of rejected rows is within ``max_reject_share``.
 
@@ -139,10 +140,7 @@ def check_reject_share(
         RejectShareExceededError: naming the input file, the count, the share, the limit and
             the rejects file.
     """
-    if not 0 <= max_reject_share <= 1:
-        raise ValueError(
-            f"inference.max_reject_share must be a share between 0 and 1, got {max_reject_share!r}"
-        )
+    max_reject_share = params.max_reject_share
     n_rejected = int(rejects["row"].nunique()) if len(rejects) else 0
     n_rows = len(valid_rows) + n_rejected
     share = n_rejected / n_rows if n_rows else 0.0

@@ -78,7 +78,7 @@ def create_pipeline(**kwargs) -> Pipeline:
             inputs=[
                 "inference_rejects",
                 "inference_candidate_rows",
-                "params:inference.max_reject_share",
+                "params:inference",
             ],
             outputs="inference_valid_rows",
             name="check_reject_share_node",

@@ -8,15 +8,17 @@ order, fully vectorised (no loop over rows):
 1. ``Age`` from a bimodal table (a sharp young mode at 21-26, a broad one at 40-50);
 2. from the age band: ``Vehicle_Age``, region 28 vs the others, ``Policy_Sales_Channel``,
    ``Gender``, ``Driving_License``;
-3. ``Previously_Insured`` from band and vehicle age, shifted down in region 28 and up in the
-   young customers' channels 152 / 160; ``Vehicle_Damage`` from insurance and vehicle age;
+3. ``Previously_Insured`` from band and vehicle age, shifted down in region 28 and channels
+   156 / 122 and up in the young customers' channels 152 / 160; ``Vehicle_Damage`` from
+   insurance and vehicle age;
 4. ``Annual_Premium``: the regional 2630 floor (more often at 30+), else log-normal with a
    heavy right tail, rising with age and higher in region 28;
 5. ``Vintage`` uniform on 10..299, independent of everything;
-6. ``Response`` from the logistic model fitted on the real data plus non-linear interactions
-   (age x damage, channel x age, premium x age, ...) so that boosted trees beat a one-hot
-   logistic regression as they do on the real data; the intercept is calibrated so that the
-   expected response rate is 12.256 %.
+6. ``Response`` from the logistic model fitted on the real data, with per-code log-odds for
+   every region and sales channel (so that each code's response rate is the real one), an age
+   band x channel table, and non-linear interactions (age x damage, premium x age, ...) so
+   that boosted trees beat a one-hot logistic regression as they do on the real data; the
+   intercept is calibrated so that the expected response rate is 12.256 %.
 """
 
 from __future__ import annotations
@@ -42,6 +44,9 @@ PREMIUM_MAX = 540165.0
 # test rows (at least one row).
 TEST_ONLY_CHANNELS = (141, 142)
 TEST_ONLY_CHANNEL_SHARE = 2e-5
+# Region codes are 0..52, channel codes 1..163: per-code lookup arrays have these lengths.
+N_REGION_CODES = 53
+N_CHANNEL_CODES = 164
 
 # ---------------------------------------------------------------- age
 # Bands 20-29, 30-39, 40-49, 50-59, 60-69, 70-85 (index 0..5) and their shares of customers.
@@ -142,9 +147,9 @@ INSURED_BY_BAND_VA = np.array(
         [0.736, 0.444, 0.006],
     ]
 )
-# Logit shifts of P(Previously_Insured = 1): region 28 and men are less often insured
-# already, the young customers' channels more often (this is what makes channel 152 respond
-# at 2.7 % and men at 14.0 % against 10.2 % for women).
+# Logit shifts of P(Previously_Insured = 1): region 28, men and channels 156 / 122 are less
+# often insured already, the young customers' channels more often (this is what makes channel
+# 152 respond at 2.7 %, channel 156 at ~22 % and men at 14.0 % against 10.2 % for women).
 # The (band, vehicle age) rates above still hold: see _insured_logit_offsets.
 INSURED_LOGIT_REGION_28 = -0.75
 INSURED_LOGIT_MALE = -0.2
@@ -191,7 +196,7 @@ LOGIT_BASE = {
 }
 LOGIT_AGE_BAND = np.array([0.0, 0.586, 0.255, 0.007, -0.413, -0.900])
 # Per-code log-odds of region and channel (base region 28, base channel 152): the real-data
-# model's one-hot coefficients, codes missing here take the "rare" value.
+# model's one-hot coefficients; codes missing here take the "rare" value.
 LOGIT_REGION = {
     28: 0.0, 0: -1.27, 2: -0.33, 3: 0.10, 4: 0.07, 6: 0.07, 7: -0.11, 8: -0.24, 9: -0.35,
     10: 0.01, 11: 0.31, 12: -0.09, 13: -0.15, 14: -0.03, 15: -0.32, 16: -0.17, 17: -0.77,
@@ -206,20 +211,41 @@ LOGIT_CHANNEL = {
     124: 0.93, 151: -0.05, 154: 1.05, 156: 0.89, 157: 1.04, 160: -0.80, 163: 1.17,
 }  # fmt: skip
 LOGIT_CHANNEL_RARE = 0.82
-LOGIT_REGION_MIX: dict[int, float] = {}
-LOGIT_CHANNEL_MIX: dict[int, float] = {}
+# The coefficients above hold the customer mix fixed. The generator draws every region but 28
+# (and every channel but those of the band x channel table below) with one common mix, so each
+# code with a published response rate gets a calibrated shift that stands in for its own mix:
+# its expected response rate is then the real one (calibrated on a 1,000,000-row sample).
+LOGIT_REGION_MIX = {
+    2: -0.45, 3: 0.14, 6: -0.62, 8: 0.03, 10: -0.62, 11: -0.32, 13: -0.21, 14: -0.13,
+    15: -0.33, 18: 0.12, 21: -0.84, 29: -0.09, 30: -0.61, 33: 0.0, 35: -0.03, 36: -0.32,
+    37: -0.25, 39: 0.41, 41: -0.04, 45: 0.02, 46: -0.03, 47: 0.0, 48: 0.70, 50: -0.25,
+}  # fmt: skip
+LOGIT_CHANNEL_MIX = {
+    7: -0.73, 8: -0.83, 13: -0.16, 25: -0.19, 151: -1.0, 154: 0.46, 157: 0.55, 163: 0.65,
+}  # fmt: skip
 # Age band x channel log-odds (rows: bands 20-29 ... 70+; columns: BAND_CHANNELS), on top of
-# LOGIT_CHANNEL: calibrated so that, inside PI = 0 and Damage = Yes, the response rates by
-# band x channel are the real ones (cells without a real figure copy the neighbouring band).
+# LOGIT_CHANNEL: calibrated (same sample) so that inside PI = 0 and Damage = Yes the response
+# rates by band x channel are the real ones (REAL_RATE_BAND_CHANNEL; cells without a real
+# figure copy the neighbouring band). The young customers' 152 / 160 work badly at 30+.
 BAND_CHANNELS = (26, 122, 124, 152, 156, 160)
 LOGIT_BAND_CHANNEL = np.array(
     [
-        [0.0, 0.0, 0.0, 0.0, 0.0, 0.0],
-        [0.2, 0.0, 0.1, -0.7, 0.0, -0.7],
-        [0.2, 0.0, 0.1, -0.7, 0.0, -0.7],
-        [0.0, 0.0, 0.3, -0.7, 0.0, -0.7],
-        [-0.05, 0.0, 0.3, -0.7, 0.0, -0.7],
-        [-0.05, 0.0, 0.3, -0.7, 0.0, -0.7],
+        [-0.28, 0.13, 0.30, -0.02, -0.31, -0.06],
+        [-0.13, 0.13, 0.14, -0.09, -0.53, -0.38],
+        [0.09, 0.07, -0.05, -0.56, -0.46, -0.38],
+        [0.17, 0.05, -0.10, -0.56, -0.56, -0.38],
+        [0.03, -0.02, 0.00, -0.56, -0.10, -0.38],
+        [-0.04, -0.06, 0.03, -0.56, -0.10, -0.38],
+    ]
+)
+REAL_RATE_BAND_CHANNEL = np.array(
+    [
+        [0.221, np.nan, 0.291, 0.115, 0.243, 0.054],
+        [0.375, 0.388, 0.392, 0.179, 0.320, 0.068],
+        [0.362, 0.313, 0.290, 0.097, 0.277, np.nan],
+        [0.321, 0.259, 0.233, np.nan, 0.213, np.nan],
+        [0.217, 0.178, 0.182, np.nan, 0.220, np.nan],
+        [0.138, 0.115, 0.125, np.nan, np.nan, np.nan],
     ]
 )
 # Non-linear terms added on top (see interaction_log_odds), tuned so that the response rates
@@ -411,12 +437,10 @@ def interaction_log_odds(features: pd.DataFrame) -> np.ndarray:
     typical = LOG_PREMIUM_CENTRE + LOG_PREMIUM_BY_BAND[band] + LOG_PREMIUM_REGION_28 * region_28
     log_dev = np.where(premium == PREMIUM_FLOOR, 0.0, np.log(premium) - typical)
     # each channel works best at its own ages (e.g. the young customers' 152 / 160 badly at 30+)
-    band_channel = np.zeros(len(features))
-    for col, code in enumerate(BAND_CHANNELS):
-        in_channel = channel == code
-        band_channel[in_channel] = LOGIT_BAND_CHANNEL[band[in_channel], col]
+    band_channel = np.zeros((N_BANDS, N_CHANNEL_CODES))
+    band_channel[:, BAND_CHANNELS] = LOGIT_BAND_CHANNEL
     terms = [
-        band_channel,
+        band_channel[band, channel.astype(np.int64)],
         # damaged young customers: interest rises steeply from 20 to 29
         k["young_damage_age_slope"] * np.where(young & damage, age - 25.0, 0.0),
         k["channel_156_damage"] * ((channel == 156) & damage),
@@ -430,7 +454,10 @@ def interaction_log_odds(features: pd.DataFrame) -> np.ndarray:
 
 
 def response_log_odds(features: pd.DataFrame) -> np.ndarray:
-    """Log-odds of ``Response`` without intercept: the real-data logistic model + interactions."""
+    """Log-odds of ``Response`` without intercept: the real-data logistic model + interactions.
+
+    Region and channel enter code by code (plus each code's calibrated mix shift).
+    """
     b = LOGIT_BASE
     insured = features["Previously_Insured"].to_numpy() == 1
     damage = features["Vehicle_Damage"].to_numpy() == "Yes"
@@ -446,10 +473,10 @@ def response_log_odds(features: pd.DataFrame) -> np.ndarray:
         + b["vehicle_age_lt1"] * (vehicle_age == "< 1 Year")
         + b["vehicle_age_gt2"] * (vehicle_age == "> 2 Years")
         + LOGIT_AGE_BAND[_band(features["Age"].to_numpy())]
-        + _per_code(LOGIT_REGION, LOGIT_REGION_RARE, 53)[region]
-        + _per_code(LOGIT_CHANNEL, LOGIT_CHANNEL_RARE, 164)[channel]
-        + _per_code(LOGIT_REGION_MIX, 0.0, 53)[region]
-        + _per_code(LOGIT_CHANNEL_MIX, 0.0, 164)[channel]
+        + _per_code(LOGIT_REGION, LOGIT_REGION_RARE, N_REGION_CODES)[region]
+        + _per_code(LOGIT_CHANNEL, LOGIT_CHANNEL_RARE, N_CHANNEL_CODES)[channel]
+        + _per_code(LOGIT_REGION_MIX, 0.0, N_REGION_CODES)[region]
+        + _per_code(LOGIT_CHANNEL_MIX, 0.0, N_CHANNEL_CODES)[channel]
         + b["male"] * (features["Gender"].to_numpy() == "Male")
         + b["driving_license"] * (features["Driving_License"].to_numpy() == 1)
         + b["premium_floor"] * at_floor

@@ -141,7 +141,7 @@ def _sigterm_held_outside_trials() -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT})
     try:
         yield
     finally:
@@ -154,11 +154,11 @@ def _signals_inside(objective: Callable[[optuna.Trial], float]) -> Callable[[opt
     def run(trial: optuna.Trial) -> float:
         if threading.current_thread() is not threading.main_thread():
             return objective(trial)
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT})
         try:
             return objective(trial)
         finally:
-            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT})
 
     return run
 
