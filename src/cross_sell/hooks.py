@@ -6,6 +6,8 @@
 - ``InputDataHook``: records each raw file a run reads as the MLflow run's input dataset
   (``mlflow.data`` + ``log_input``), so the UI shows which data a run read.
 - ``RawOverwriteGuardHook``: refuses a run up front if it would overwrite a raw file a user made.
+- ``FlatParamsHook``: kedro-mlflow logs dict parameters as one MLflow param per key, but a typed
+  (pydantic) parameter as one long string: this hands kedro-mlflow's hook plain dicts.
 
 kedro-mlflow's hooks are registered after the project's, so (pluggy calls the last registered
 first) its ``before_pipeline_run`` has opened the run when ours runs, and its
@@ -21,6 +23,7 @@ import mlflow
 from kedro.framework.hooks import hook_impl
 from kedro_mlflow.pipeline.pipeline_ml import PipelineML
 from mlflow.tracking import MlflowClient
+from pydantic import BaseModel
 
 from cross_sell.datasets import RawCSVDataset
 
@@ -87,6 +90,20 @@ class PromotionHook:
     @hook_impl
     def on_pipeline_error(self) -> None:
         self._run_id = None
+
+
+class FlatParamsHook:
+    """Shows kedro-mlflow's ``before_node_run`` typed parameters as dicts, so it flattens them.
+
+    Kedro gives the ``before_node_run`` hooks one shallow copy of a node's inputs (the node itself
+    gets the originals): running first, this replaces the pydantic models in that copy only.
+    """
+
+    @hook_impl(tryfirst=True)
+    def before_node_run(self, inputs: dict[str, Any]) -> None:
+        for name, value in inputs.items():
+            if isinstance(value, BaseModel):
+                inputs[name] = value.model_dump(by_alias=True)
 
 
 class InputDataHook:

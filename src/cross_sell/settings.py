@@ -6,13 +6,14 @@ import warnings
 from kedro.config import OmegaConfigLoader
 from omegaconf.resolvers import oc
 
-from cross_sell.hooks import InputDataHook, PromotionHook, RawOverwriteGuardHook
+from cross_sell.hooks import FlatParamsHook, InputDataHook, PromotionHook, RawOverwriteGuardHook
 from cross_sell.preflight import PreflightHook, TerminationHook
 
 HOOKS = (
     PreflightHook(),  # unreachable MLflow store / Optuna storage: fail at the start, with the fix
     TerminationHook(),  # SIGTERM: a normal failure (trial FAIL, MLflow run FAILED), not a hard kill
     RawOverwriteGuardHook(),
+    FlatParamsHook(),  # before kedro-mlflow's hook logs the parameters
     InputDataHook(),
     PromotionHook(),
 )
