@@ -34,7 +34,8 @@ RAW_INPUTS = {"raw_train": ("Response", "training"), "raw_test": (None, "scoring
 
 
 class PromotionHook:
-    """After a training run, point ``@champion`` at its new model version if the gate passed it."""
+    """After a training run, point ``@champion`` at its new model version if the gate passed it,
+    then log the run's summary: champion, figures, promotion decision, where to look."""
 
     alias = "champion"
 
@@ -60,32 +61,44 @@ class PromotionHook:
             )
             return
         version = max(int(v.version) for v in versions)
-        decision = catalog.load("promotion")
-        client.set_model_version_tag(
-            name, str(version), "promotion", "promoted" if decision["promoted"] else "kept out"
-        )
+        decision, champion = catalog.load("promotion"), catalog.load("champion")
+        verdict = "promoted" if decision["promoted"] else "kept out"
+        client.set_model_version_tag(name, str(version), "promotion", verdict)
         if decision["promoted"]:
             client.set_registered_model_alias(name, self.alias, str(version))
-            logger.info(
-                'Registered %s version %d is @%s: serve it with mlflow models serve -m "models:/%s@%s"',
-                name,
-                version,
-                self.alias,
-                name,
-                self.alias,
-            )
+            outcome = f"version {version} is now @{self.alias} ({decision['reason']})"
         else:
-            logger.warning(
-                "Registered %s version %d WITHOUT @%s (gate: %s). Promote it by hand if wanted: "
-                "MlflowClient().set_registered_model_alias('%s', '%s', '%d')",
-                name,
-                version,
-                self.alias,
-                decision["reason"].splitlines()[0],
-                name,
-                self.alias,
-                version,
+            outcome = (
+                f"version {version} registered WITHOUT @{self.alias}: {decision['reason'].splitlines()[0]} "
+                f"(promote it by hand: MlflowClient().set_registered_model_alias('{name}', "
+                f"'{self.alias}', '{version}'))"
             )
+        test = decision["challenger_test"]
+        logger.log(
+            logging.INFO if decision["promoted"] else logging.WARNING,
+            "Run summary:\n"
+            "  champion   %s: validation ROC AUC %.4f, contact threshold %.3f (chosen on validation)\n"
+            "  test split ROC AUC %.4f, average precision %.4f, expected profit %s at %.1f %% contacted\n"
+            "  promotion  %s %s\n"
+            "  look       mlflow ui --backend-store-uri %s  (run %s); data/08_reporting/evaluation/",
+            champion["name"],
+            champion["validation"]["roc_auc"],
+            champion["threshold"],
+            test["roc_auc"],
+            test["average_precision"],
+            f"{test['expected_profit']:,.0f}",
+            100 * test["contact_share"],
+            name,
+            outcome,
+            mlflow.get_tracking_uri(),
+            run_id,
+        )
+        client.set_tag(
+            run_id,
+            "mlflow.runName",
+            f"train: {champion['name']} val AUC {champion['validation']['roc_auc']:.4f}, "
+            f"v{version} {verdict}",
+        )
 
     @hook_impl
     def on_pipeline_error(self) -> None:
@@ -107,7 +120,23 @@ class FlatParamsHook:
 
 
 class InputDataHook:
-    """Logs each raw file a run reads as an input dataset of the active MLflow run."""
+    """Logs each raw file a run reads as an input dataset of the MLflow run, and names the run
+    after what it did (``inference: 127,037 rows``); training runs are named by ``PromotionHook``."""
+
+    def __init__(self) -> None:
+        self._run: tuple[str, str] | None = None
+        self._rows: dict[str, int] = {}
+
+    @hook_impl
+    def before_pipeline_run(self, run_params: dict[str, Any], pipeline: Any) -> None:
+        active = mlflow.active_run()
+        names = run_params.get("pipeline_names") or ["__default__"]
+        self._rows = {}
+        self._run = (
+            (active.info.run_id, ",".join(names))
+            if active and not isinstance(pipeline, PipelineML)
+            else None
+        )
 
     @hook_impl
     def after_dataset_loaded(self, dataset_name: str, data: Any) -> None:
@@ -121,6 +150,15 @@ class InputDataHook:
             targets=target if target in data.columns else None,
         )
         mlflow.log_input(dataset, context=context)
+        self._rows[dataset_name] = len(data)
+
+    @hook_impl
+    def after_pipeline_run(self) -> None:
+        if self._run is None:
+            return
+        (run_id, name), self._run = self._run, None
+        rows = ", ".join(f"{n:,} rows of {d}" for d, n in self._rows.items())
+        MlflowClient().set_tag(run_id, "mlflow.runName", f"{name}: {rows}" if rows else name)
 
 
 class RawOverwriteGuardHook:
