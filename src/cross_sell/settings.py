@@ -46,6 +46,10 @@ for message, module in (
 ):
     warnings.filterwarnings("ignore", message=f".*{message}", module=module)
 
+# MLflow gives its logger a handler of its own (another format) when it is first imported: let its
+# records reach conf/logging.yml's handlers instead (level there: WARNING).
+logging.getLogger("mlflow").handlers.clear()
+logging.getLogger("mlflow").propagate = True
 logging.getLogger("mlflow.pyfunc").addFilter(
     lambda record: "serialized using CloudPickle" not in record.getMessage()
 )  # kedro-mlflow logs its model as a Python object by design
