@@ -31,6 +31,8 @@ import re
 import signal
 import sqlite3
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -372,6 +374,46 @@ class PreflightHook:
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 """Ctrl-C and ``kill`` / ``docker stop`` / a cancelled CI job."""
+_STOP_STATE: dict[str, Any] = {"deferred": False, "pending": None}
+"""Whether a stop signal must wait (bookkeeping that must not be cut), and the one waiting."""
+
+
+def _stop(signum: int) -> None:
+    raise RunTerminatedError(
+        f"The run received {signal.Signals(signum).name} and stopped: the node running was "
+        "interrupted (an Optuna trial in progress is marked FAIL; completed trials stay in the "
+        "study, and the next run continues it), and the MLflow run is marked FAILED. Outputs "
+        "written before stay; rerun the same command to continue."
+    )
+
+
+def _stop_pending() -> None:
+    signum, _STOP_STATE["pending"] = _STOP_STATE["pending"], None
+    if signum:
+        _stop(signum)
+
+
+@contextmanager
+def _stops(deferred: bool) -> Iterator[None]:
+    previous, _STOP_STATE["deferred"] = _STOP_STATE["deferred"], deferred
+    try:
+        if not deferred:
+            _stop_pending()
+        yield
+    finally:
+        _STOP_STATE["deferred"] = previous
+        if not previous:
+            _stop_pending()
+
+
+def stops_deferred() -> contextlib.AbstractContextManager[None]:
+    """SIGINT / SIGTERM received inside wait until it ends (or until ``stops_allowed``)."""
+    return _stops(deferred=True)
+
+
+def stops_allowed() -> contextlib.AbstractContextManager[None]:
+    """SIGINT / SIGTERM stop at once inside (a waiting one first), even within ``stops_deferred``."""
+    return _stops(deferred=False)
 
 
 class TerminationHook:
@@ -383,14 +425,13 @@ class TerminationHook:
     def _on_signal(self, signum: int, frame: Any) -> None:
         for number in STOP_SIGNALS:  # a second signal stops at once
             signal.signal(
-                number, signal.SIG_DFL if number == signal.SIGTERM else signal.default_int_handler
+                number, signal.default_int_handler if number == signal.SIGINT else signal.SIG_DFL
             )
-        raise RunTerminatedError(
-            f"The run received {signal.Signals(signum).name} and stopped: the node running was "
-            "interrupted (an Optuna trial in progress is marked FAIL; completed trials stay in "
-            "the study, and the next run continues it), and the MLflow run is marked FAILED. "
-            "Outputs written before stay; rerun the same command to continue."
-        )
+        if _STOP_STATE["deferred"]:
+            _STOP_STATE["pending"] = signum
+            logger.warning("%s received: stopping after this step", signal.Signals(signum).name)
+            return
+        _stop(signum)
 
     @hook_impl(tryfirst=True)
     def before_pipeline_run(self) -> None:

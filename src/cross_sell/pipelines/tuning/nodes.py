@@ -10,11 +10,8 @@ model on the validation split (when tuning uses the whole training split).
 import hashlib
 import json
 import logging
-import signal
-import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from functools import partial
 from typing import Any
 
@@ -38,6 +35,7 @@ from cross_sell.pipelines.data_science.nodes import (
     import_object,
     prepare_features,
 )
+from cross_sell.preflight import stops_allowed, stops_deferred
 
 logger = logging.getLogger(__name__)
 
@@ -129,36 +127,17 @@ def _objective(trial: optuna.Trial, family: Family, search: Search, data: Prepar
     return float(roc_auc_score(data.validation_y, estimator.predict_proba(data.validation_x)[:, 1]))
 
 
-@contextmanager
-def _sigterm_held_outside_trials() -> Iterator[None]:
-    """Hold SIGTERM while Optuna does its bookkeeping (creating, telling trials).
-
-    A SIGTERM that lands between Optuna creating a trial and running the objective, or while it
-    records a result, would leave that trial RUNNING forever. Held here, the signal is delivered
-    inside the next objective call (see ``_signals_inside``), where Optuna marks the trial FAIL
-    before the error propagates; or when optimisation ends. Only the main thread can do this.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT})
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
-
-
 def _signals_inside(objective: Callable[[optuna.Trial], float]) -> Callable[[optuna.Trial], float]:
-    """``objective`` with SIGTERM deliverable while it runs (held again afterwards)."""
+    """``objective`` with SIGINT / SIGTERM stopping it at once (deferred everywhere else).
+
+    A stop that lands while Optuna creates or records a trial would leave that trial RUNNING
+    forever: ``tune_hyperparameters`` defers stops around ``study.optimize``, and they act inside
+    the next objective call (Optuna then marks the trial FAIL) or when optimisation ends.
+    """
 
     def run(trial: optuna.Trial) -> float:
-        if threading.current_thread() is not threading.main_thread():
+        with stops_allowed():
             return objective(trial)
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT})
-        try:
-            return objective(trial)
-        finally:
-            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT})
 
     return run
 
@@ -250,7 +229,7 @@ def tune_hyperparameters(
             )
         )
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # TrialLogger says it once
-    with _sigterm_held_outside_trials():
+    with stops_deferred():
         study.optimize(
             _signals_inside(objective),
             n_trials=search.n_trials,
