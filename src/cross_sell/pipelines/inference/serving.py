@@ -25,7 +25,6 @@ from mlflow.models import ModelSignature
 from mlflow.types.schema import ColSpec, Schema
 
 import cross_sell
-from cross_sell.pipelines.data_engineering.schema import raw_columns
 
 from .pipeline import SCORING_REQUEST, create_serving_pipeline
 
@@ -49,20 +48,6 @@ SERVING_REQUIREMENTS: tuple[str, ...] = (
     "cloudpickle",
 )
 """What the served model imports (mlflow itself is added by mlflow)."""
-KAGGLE_TYPES: dict[str, str] = {
-    "id": "long",
-    "Gender": "string",
-    "Age": "long",
-    "Driving_License": "long",
-    "Region_Code": "double",
-    "Previously_Insured": "long",
-    "Vehicle_Age": "string",
-    "Vehicle_Damage": "string",
-    "Annual_Premium": "double",
-    "Policy_Sales_Channel": "double",
-    "Vintage": "long",
-}
-"""MLflow type of each raw column, as the Kaggle files write them (``Region_Code`` ``28.0``)."""
 
 
 def input_example() -> pd.DataFrame:
@@ -101,20 +86,14 @@ def pinned_requirements(packages: tuple[str, ...] = SERVING_REQUIREMENTS) -> lis
 
 
 def serving_signature() -> ModelSignature:
-    """Input: the raw Kaggle columns (no ``Response``) typed as in the Kaggle CSV; output: id,
-    probability, contact.
-
-    With the Kaggle types, ``pd.read_csv`` of a Kaggle file can be passed to ``predict`` as is,
-    and the scoring server accepts JSON (``dataframe_split``, ``dataframe_records``) and CSV
-    (``text/csv``: lines of a Kaggle file). MLflow answers HTTP 400 for a missing column (named)
-    or a value of the wrong type (e.g. ``Age`` "forty" or empty) and drops extra columns; the values
-    are then checked by the project's schema (``validate_scoring_request``).
-    """
-    inputs = Schema([ColSpec(KAGGLE_TYPES[name], name) for name in raw_columns(False)])
+    """Output: id, probability, contact. No input schema, on purpose: MLflow's scoring server would
+    cast each column to a declared type itself (``Age`` "forty" fails inside pandas with no column
+    named, 35.5 becomes 35); without one, the project's raw schema (``validate_scoring_request``)
+    checks every value and names the column, the rule and the rows (HTTP 400)."""
     outputs = Schema(
         [ColSpec("long", "id"), ColSpec("double", "probability"), ColSpec("boolean", "contact")]
     )
-    return ModelSignature(inputs=inputs, outputs=outputs)
+    return ModelSignature(inputs=None, outputs=outputs)
 
 
 def create_training_ml_pipeline(training: Pipeline) -> PipelineML:
