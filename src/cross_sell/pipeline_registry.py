@@ -18,8 +18,9 @@ from cross_sell.pipelines.tuning.pipeline import TUNED_FAMILIES, create_tuned_fa
 def register_pipelines() -> dict[str, Pipeline]:
     """Every pipeline, one per model family (``xgboost``, ``xgboost_tuned``, ...), and ``__default__``.
 
-    ``__default__`` (and ``evaluation``) are kedro-mlflow ``PipelineML``s: at the end of a run the
-    servable raw-rows model is logged and registered. They are registered as they are: summing
+    ``__default__`` (data_engineering + data_science + evaluation), ``tuned`` (the same with the
+    Optuna study and the tuned refits in the comparison) and ``evaluation`` are kedro-mlflow
+    ``PipelineML``s: at the end of a run the servable raw-rows model is logged and registered. They are registered as they are: summing
     a ``PipelineML`` with other pipelines drops the binding. The generator (``synthetic_data``)
     only runs when asked, so it never runs over real files.
     """
@@ -32,10 +33,10 @@ def register_pipelines() -> dict[str, Pipeline]:
     }
     pipelines |= {family: create_family_pipeline(family) for family in FAMILIES}
     pipelines |= {f"{f}_tuned": create_tuned_family_pipeline(f) for f in TUNED_FAMILIES}
-    training = sum(
-        (pipelines[name] for name in ("data_engineering", "data_science", "tuning")),
-        evaluation.create_pipeline(),
-    )
+    training = pipelines["data_engineering"] + pipelines["data_science"]
     pipelines["evaluation"] = create_training_ml_pipeline(evaluation.create_pipeline())
-    pipelines["__default__"] = create_training_ml_pipeline(training)
+    pipelines["__default__"] = create_training_ml_pipeline(training + evaluation.create_pipeline())
+    pipelines["tuned"] = create_training_ml_pipeline(
+        training + pipelines["tuning"] + evaluation.create_pipeline(tuned=True)
+    )
     return pipelines

@@ -12,7 +12,7 @@ from cross_sell.pipelines import modular
 
 from .nodes import apply_best_params, fit_model, split_model_input
 
-FAMILIES = ("xgboost", "random_forest", "logistic_regression")
+FAMILIES = ("xgboost", "xgboost_native", "hist_gradient_boosting", "logistic_regression")
 """The model families, each trained by ``create_training_pipeline`` under its own namespace."""
 
 

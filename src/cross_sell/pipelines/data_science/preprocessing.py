@@ -94,6 +94,40 @@ class CategoryCodes(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         return out
 
 
+class CategoryDtype(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
+    """Code-valued columns as pandas ``category`` columns, for models with native categoricals.
+
+    The categories are the codes with at least ``min_frequency`` training rows; rarer and unseen
+    codes become missing, which XGBoost and ``HistGradientBoostingClassifier`` route on their own.
+    """
+
+    def __init__(self, min_frequency: int = 50):
+        self.min_frequency = min_frequency
+
+    def fit(self, X, y=None):
+        """Learn the frequent codes of each column."""
+        frame = pd.DataFrame(X)
+        self.feature_names_in_ = np.asarray(frame.columns, dtype=object)
+        self.n_features_in_ = frame.shape[1]
+        counts = {name: frame[name].value_counts() for name in frame.columns}
+        self.categories_ = [
+            np.sort(c.index[c >= self.min_frequency].to_numpy()) for c in counts.values()
+        ]
+        return self
+
+    def transform(self, X):
+        """Each column as a ``category`` of the frequent codes (others missing)."""
+        check_is_fitted(self)
+        frame = pd.DataFrame(X)
+        return pd.DataFrame(
+            {
+                name: pd.Categorical(frame[name], categories=categories)
+                for name, categories in zip(frame.columns, self.categories_, strict=True)
+            },
+            index=frame.index,
+        )
+
+
 def _numeric(feature_dtypes: pd.Series, exclude: Sequence[str]) -> list[str]:
     """Non-boolean columns not in ``exclude`` (booleans pass through as 0/1)."""
     return [
@@ -103,23 +137,41 @@ def _numeric(feature_dtypes: pd.Series, exclude: Sequence[str]) -> list[str]:
     ]
 
 
+CODE_ENCODINGS = ("ranked", "integer", "native")
+
+
 def trees(
     feature_dtypes: pd.Series,
     categorical: Sequence[str],
     capped: Sequence[str],
     *,
+    codes: str = "ranked",
     min_frequency: int = 50,
     cap_quantiles: Sequence[float] = (0.001, 0.999),
 ) -> ColumnTransformer:
-    """Recipe for tree ensembles: ranked category codes, capped premium, the rest as is."""
-    return ColumnTransformer(
+    """Recipe for tree ensembles: encoded category codes, capped premium, the rest as is.
+
+    ``codes``: ``ranked`` (codes renumbered by training response rate, rare and unseen codes in
+    one bucket), ``integer`` (the codes as they are) or ``native`` (pandas ``category`` columns
+    for a model's own categorical splits: XGBoost ``enable_categorical``, scikit-learn's
+    ``HistGradientBoostingClassifier``).
+    """
+    if codes not in CODE_ENCODINGS:
+        raise ValueError(f"trees recipe: codes={codes!r} is not one of {CODE_ENCODINGS}")
+    encoder = {
+        "ranked": CategoryCodes(min_frequency),
+        "integer": "passthrough",
+        "native": CategoryDtype(min_frequency),
+    }[codes]
+    transformer = ColumnTransformer(
         [
-            ("categories", CategoryCodes(min_frequency), list(categorical)),
+            ("categories", encoder, list(categorical)),
             ("capped", QuantileCapper(*cap_quantiles), list(capped)),
         ],
         remainder="passthrough",
         verbose_feature_names_out=False,
     )
+    return transformer.set_output(transform="pandas") if codes == "native" else transformer
 
 
 def linear(

@@ -1,6 +1,6 @@
 """``evaluation``: the champion chosen on validation, the test report, and the promotion gate.
 
-Every trained model (``MODELS``: each family and each tuned refit) is thresholded and compared on
+Every trained model (each family, their blend, and the tuned refits in a tuning run) is compared on
 the validation split; the best one, with its threshold, is ``champion_model`` (the artifact of
 the servable model). The test split is then scored once, for the report and for the gate, which
 compares the champion with the registered ``@champion`` (``promotion``); the alias itself is moved
@@ -10,6 +10,7 @@ after the run by ``PromotionHook`` (``hooks.py``), once the new version is regis
 from kedro.pipeline import Node, Pipeline
 
 from cross_sell.pipelines import modular
+from cross_sell.pipelines.data_science.blend import blend_models
 from cross_sell.pipelines.data_science.pipeline import FAMILIES
 from cross_sell.pipelines.tuning.pipeline import TUNED_FAMILIES
 
@@ -17,17 +18,32 @@ from . import plots
 from .champion import gate_promotion, report_on_test, select_champion
 from .importance import permutation_feature_importance
 
-MODELS = (*FAMILIES, *(f"{family}_tuned" for family in TUNED_FAMILIES))
-"""Every model the evaluation compares: ``<name>.model`` in the catalog."""
+TUNED = tuple(f"{family}_tuned" for family in TUNED_FAMILIES)
+"""The refits with tuned hyperparameters (compared only when the run tunes: ``--pipelines=tuned``)."""
 
 COLUMNS = "params:columns"
 CAMPAIGN = "params:evaluation.campaign"
 
 
-def create_pipeline(**kwargs) -> Pipeline:
-    """Select on validation, report on test, gate against ``@champion``."""
-    models = {name: f"{name}.model" for name in MODELS}
+def create_pipeline(tuned: bool = False, **kwargs) -> Pipeline:
+    """Blend, select on validation, report on test, gate against ``@champion``.
+
+    Compares every family, their blend and, if ``tuned``, the tuned refits.
+    """
+    trained = FAMILIES + (TUNED if tuned else ())
+    models = {name: f"{name}.model" for name in (*trained, "blend")}
     nodes = [
+        Node(
+            blend_models,
+            inputs={
+                "validation": "validation_set",
+                "columns": COLUMNS,
+                "members": "params:evaluation.blend_members",
+            }
+            | {name: f"{name}.model" for name in trained},
+            outputs="blend.model",
+            name="blend_models_node",
+        ),
         Node(
             select_champion,
             inputs={
