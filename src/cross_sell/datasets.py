@@ -34,6 +34,13 @@ MANIFEST_NAME = ".synthetic_manifest.json"
 
 _GENERATE_HINT = "kedro run --pipelines=synthetic_data"
 _FORCE_HINT = "kedro run --pipelines=synthetic_data --params=overwrite_raw=true"
+COMPRESSED = (
+    (b"\x1f\x8b", "gzip-compressed", "gunzip"),
+    (b"PK\x03\x04", "a zip archive", "unzip"),
+    (b"BZh", "bzip2-compressed", "bunzip2"),
+    (b"\xfd7zXZ\x00", "xz-compressed", "unxz"),
+)
+"""Leading bytes of compressed files (a downloaded Kaggle file is often still zipped)."""
 _SEPARATORS = {";": "semicolon", "\t": "tab", "|": "pipe"}
 _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off", ""}
@@ -181,6 +188,12 @@ class RawCSVDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
         return df
 
     def _check_utf8(self, raw: bytes) -> None:
+        for magic, kind, unpack in COMPRESSED:
+            if raw.startswith(magic):
+                raise RawFileFormatError(
+                    f"Raw data file {self._filepath} is {kind}, not CSV text: {unpack} it and put "
+                    f"the CSV itself at {self._filepath}."
+                )
         encoding = str(self._load_args.get("encoding", "utf-8")).lower().replace("_", "-")
         if encoding not in {"utf-8", "utf8", "utf-8-sig"}:
             return  # the user declared another encoding

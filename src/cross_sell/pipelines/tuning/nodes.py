@@ -236,6 +236,11 @@ def tune_hyperparameters(
             timeout=search.timeout,
             callbacks=callbacks,
         )
+    if not any(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials):
+        raise ValueError(
+            f"Study {name} has no completed trial (tuning.{family_name}.n_trials = "
+            f"{search.n_trials}, timeout {search.timeout}): give it at least one trial"
+        )
     logger.info(
         "Study %s: best validation AUC %.5f with %s", name, study.best_value, study.best_params
     )
