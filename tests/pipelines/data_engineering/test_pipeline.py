@@ -51,7 +51,11 @@ def test_pipeline_reads_raw_train_and_writes_model_input_table():
     pipeline = create_pipeline()
     assert pipeline.inputs() == {"raw_train", "params:data_engineering.max_error_examples"}
     assert pipeline.outputs() == {"model_input_table"}
-    assert all(node.name.endswith("_node") for node in pipeline.nodes)
+    # A modular pipeline: node names take the namespace, datasets keep their catalog names.
+    assert [node.name for node in pipeline.nodes] == [
+        "data_engineering.validate_raw_train_node",
+        "data_engineering.clean_raw_table_node",
+    ]
 
 
 def test_valid_raw_file_becomes_the_model_input_table(tmp_path):

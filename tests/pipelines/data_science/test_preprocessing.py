@@ -3,9 +3,13 @@
 import numpy as np
 import pandas as pd
 import pytest
+from pydantic import ValidationError
+from sklearn.compose import ColumnTransformer
 
+from cross_sell.params import Recipe
 from cross_sell.pipelines.data_science.preprocessing import (
     CategoryCodes,
+    CategoryDtype,
     QuantileCapper,
     make_preprocessor,
 )
@@ -41,6 +45,47 @@ def test_category_codes_without_rare_codes_rank_unseen_ones_at_the_overall_rate(
     assert list(encoder.transform(pd.DataFrame({"region": [1, 2, 53]}))[:, 0]) == [0, 2, 1]
 
 
-def test_unknown_recipe_names_the_known_ones():
-    with pytest.raises(ValueError, match=r"known recipes: \['linear', 'trees'\]"):
-        make_preprocessor({"name": "boosted"}, pd.Series(dtype=object), [], [])
+def test_recipe_is_built_from_its_block_and_unknown_names_are_refused():
+    dtypes = pd.Series({"age": "int16", "region_code": "int16", "is_male": "bool"})
+    recipe = Recipe(name="linear", kwargs={"min_frequency": 3, "spline_columns": ["age"]})
+    built = make_preprocessor(recipe, dtypes, ["region_code"], [])
+    assert isinstance(built, ColumnTransformer)
+    steps = {name: columns for name, _, columns in built.transformers}
+    assert steps == {
+        "one_hot": ["region_code"],
+        "capped": [],
+        "scaled": ["age"],  # booleans pass through as 0/1
+        "splines": ["age"],
+    }
+    assert built.transformers[0][1].min_frequency == 3
+    with pytest.raises(ValidationError, match="'trees' or 'linear'"):
+        Recipe(name="boosted")
+
+
+def test_category_dtype_keeps_frequent_codes_and_leaves_the_others_missing():
+    codes = pd.DataFrame({"channel": [7] * 12 + [3] * 10 + [90, 91]})
+    encoder = CategoryDtype(min_frequency=10).fit(codes)
+    assert list(encoder.categories_[0]) == [3, 7]
+    scored = encoder.transform(pd.DataFrame({"channel": [3, 7, 90, 141]}, index=[5, 6, 7, 8]))
+    assert isinstance(scored["channel"].dtype, pd.CategoricalDtype)
+    assert list(scored["channel"].cat.categories) == [3, 7]
+    assert scored["channel"].tolist()[:2] == [3, 7]
+    assert scored["channel"].isna().tolist() == [False, False, True, True]  # rare, unseen
+    assert scored.index.tolist() == [5, 6, 7, 8]
+
+
+@pytest.mark.parametrize(
+    ("codes", "encoder"), [("ranked", CategoryCodes), ("native", CategoryDtype)]
+)
+def test_trees_recipe_encodes_codes_as_asked(codes, encoder):
+    dtypes = pd.Series({"region_code": "int16", "annual_premium": "float64"})
+    built = make_preprocessor(
+        Recipe(name="trees", kwargs={"codes": codes}), dtypes, ["region_code"], ["annual_premium"]
+    )
+    assert isinstance(built.transformers[0][1], encoder)
+    integer = make_preprocessor(
+        Recipe(name="trees", kwargs={"codes": "integer"}), dtypes, ["region_code"], []
+    )
+    assert integer.transformers[0][1] == "passthrough"
+    with pytest.raises(ValueError, match="codes='onehot' is not one of"):
+        make_preprocessor(Recipe(name="trees", kwargs={"codes": "onehot"}), dtypes, [], [])

@@ -1,205 +1,175 @@
-"""The evaluation pipeline end to end: the project's real catalog, a real MLflow sqlite store."""
+"""The evaluation pipeline: its shape, and one run through the project's real catalog with a real
+MLflow store whose registry holds no ``@champion`` yet (the first promotion)."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
-from types import SimpleNamespace
-from typing import Any
 
+import joblib
 import mlflow
-import numpy as np
 import pandas as pd
 import pytest
-from kedro.config import OmegaConfigLoader
 from kedro.io import DataCatalog
 from kedro.runner import SequentialRunner
 from mlflow.tracking import MlflowClient
+from sklearn.model_selection import TunedThresholdClassifierCV
 
-from cross_sell import settings
-from cross_sell.pipelines.evaluation.pipeline import (
-    DEFAULT_MODELS,
-    DEFAULT_TUNED_FAMILIES,
-    configured_evaluation,
-    create_pipeline,
+from cross_sell.pipelines.data_science.pipeline import FAMILIES
+from cross_sell.pipelines.evaluation import create_pipeline
+from cross_sell.pipelines.tuning.pipeline import TUNED_FAMILIES
+from tests.pipelines.data_science.support import add_parameters, project_catalog
+
+PLOTS = (
+    "roc_curves",
+    "precision_recall",
+    "calibration",
+    "gains_lift",
+    "profit_curve",
+    "feature_importance",
 )
-from tests.pipelines.evaluation.helpers import MODELS, temporary_mlflow_store
-
-REPO = Path(__file__).resolve().parents[3]
-FAMILIES = ("xgboost",)
+REPORTING = Path("data/08_reporting/evaluation")
 
 
-def add_params(catalog: DataCatalog, params: dict[str, Any], prefix: str = "params:") -> None:
-    """Register ``params`` (and every nested key) the way a Kedro session does."""
-    for key, value in params.items():
-        catalog[f"{prefix}{key}"] = value
-        if isinstance(value, dict):
-            add_params(catalog, value, f"{prefix}{key}.")
+INPUTS = {
+    "validation_set",
+    "test_set",
+    "raw_train",
+    "registered_champion",
+    "params:columns",
+    "params:evaluation.blend_members",
+    "params:evaluation.champion",
+    "params:evaluation.campaign",
+    "params:evaluation.promotion",
+    "params:evaluation.feature_importance",
+    "params:evaluation.calibration_bins",
+}
 
 
-def project_catalog(
-    models: dict[str, Any], test_set: pd.DataFrame, trials: pd.DataFrame
-) -> tuple[DataCatalog, dict[str, Any]]:
-    """The repository's catalog and parameters, with the data_science outputs given in memory."""
-    loader = OmegaConfigLoader(conf_source=str(REPO / "conf"), **settings.CONFIG_LOADER_ARGS)
-    catalog = DataCatalog.from_config(loader["catalog"])
-    params = loader["parameters"]
-    params["evaluation"]["models"] = list(models)
-    params["evaluation"]["feature_importance"]["n_rows"] = 500
-    params["evaluation"]["feature_importance"]["n_repeats"] = 2
-    add_params(catalog, params)
-    catalog["test_set"] = test_set
+def compared_models(pipeline) -> set[str]:
+    """The models ``select_champion`` compares (its ``<name>.model`` inputs)."""
+    (select,) = pipeline.only_nodes("evaluation.select_champion_node").nodes
+    return {name.removesuffix(".model") for name in select.inputs if name.endswith(".model")}
+
+
+def test_evaluation_blends_then_compares_every_family_and_the_blend():
+    pipeline = create_pipeline()
+    names = {node.name for node in pipeline.nodes}
+    assert {
+        "evaluation.blend_models_node",
+        "evaluation.select_champion_node",
+        "evaluation.report_on_test_node",
+        "evaluation.gate_promotion_node",
+        "evaluation.champion_feature_importance_node",
+        "evaluation.plot_roc_curves_node",
+        "evaluation.plot_precision_recall_node",
+        "evaluation.plot_calibration_node",
+        "evaluation.plot_gains_and_lift_node",
+        "evaluation.plot_profit_curve_node",
+        "evaluation.plot_feature_importance_node",
+    } <= names
+    assert INPUTS | {f"{family}.model" for family in FAMILIES} <= pipeline.inputs()
+    assert not {name for name in pipeline.inputs() if name.endswith("_tuned.model")}
+    assert compared_models(pipeline) == {*FAMILIES, "blend"}
+    assert {f"{plot}_plot" for plot in PLOTS} | {
+        "champion_model",
+        "champion",
+        "blend.model",
+        "model_comparison",
+        "test_metrics",
+        "promotion",
+        "promotion_metrics",
+        "champion_feature_importance",
+    } <= pipeline.all_outputs()
+    # The champion and its threshold are chosen without looking at the test split.
+    (select,) = pipeline.only_nodes("evaluation.select_champion_node").nodes
+    assert "test_set" not in select.inputs and "validation_set" in select.inputs
+
+
+def test_a_tuning_run_also_compares_the_tuned_refits():
+    pipeline = create_pipeline(tuned=True)
+    tuned = {f"{family}_tuned" for family in TUNED_FAMILIES}
+    assert tuned == {"xgboost_tuned"}
+    assert INPUTS | {f"{name}.model" for name in (*FAMILIES, *tuned)} <= pipeline.inputs()
+    assert compared_models(pipeline) == {*FAMILIES, *tuned, "blend"}
+
+
+def _catalog(models, splits) -> DataCatalog:
+    """The project's catalog (files under the working directory); the training outputs in memory."""
+    catalog = DataCatalog.from_config(project_catalog())
+    for name, split in zip(("train_set", "validation_set", "test_set"), splits, strict=True):
+        catalog[name] = split
+    catalog["raw_train"] = pd.DataFrame()  # read only to score a registered @champion: none yet
     for name, model in models.items():
         catalog[f"{name}.model"] = model
-    for family in FAMILIES:
-        catalog[f"{family}.optuna_trials"] = trials
-    return catalog, params
+    return catalog
 
 
-def run_evaluation(
-    catalog: DataCatalog, models: dict[str, Any], experiment_id: str
-) -> mlflow.entities.Run:
-    pipeline = create_pipeline(models=list(models), tuned_families=list(FAMILIES))
-    with mlflow.start_run(experiment_id=experiment_id) as run:
+@pytest.fixture
+def evaluation_run(mlflow_store, family_models, splits, parameters):
+    """The default (untuned) evaluation of every family, inside an MLflow run."""
+    pipeline = create_pipeline()
+    catalog = _catalog(family_models, splits)
+    evaluation = parameters["evaluation"]
+    fast = {**evaluation["feature_importance"], "n_rows": 300, "n_repeats": 2}
+    add_parameters(
+        catalog, pipeline, {**parameters, "evaluation": {**evaluation, "feature_importance": fast}}
+    )
+    with mlflow.start_run() as run:
         SequentialRunner().run(pipeline, catalog)
     return MlflowClient().get_run(run.info.run_id)
 
 
-def test_default_lists_match_the_parameters_file():
-    conf = configured_evaluation(REPO / "conf")
-    assert tuple(conf["models"]) == DEFAULT_MODELS
-    assert tuple(conf["tuned_families"]) == DEFAULT_TUNED_FAMILIES
+def test_first_evaluation_run_chooses_reports_promotes_and_logs(evaluation_run, splits):
+    run = evaluation_run
+    comparison = pd.read_csv(REPORTING / "model_comparison.csv")
+    champion = json.loads((REPORTING / "champion.json").read_text())
+    promotion = json.loads((REPORTING / "promotion.json").read_text())
 
+    # Chosen on validation: the comparison is in validation ranking order.
+    assert set(comparison["model"]) == {*FAMILIES, "blend"}
+    assert comparison["validation.roc_auc"].is_monotonic_decreasing
+    assert champion["name"] == comparison["model"].iloc[0] == champion["ranking"][0]
+    champion_model = joblib.load("data/06_models/champion_model.pkl")
+    assert isinstance(champion_model, TunedThresholdClassifierCV)
+    assert champion_model.best_threshold_ == champion["threshold"]
+    _, _, test = splits
+    features = test.drop(columns=["id", "response"])
+    rows = comparison.set_index("model")
+    assert (champion_model.predict(features) == 1).mean() == pytest.approx(
+        rows.loc[champion["name"], "test.contact_share"]
+    )
 
-def test_pipeline_is_built_from_the_model_list():
-    pipeline = create_pipeline(models=["a", "b"], tuned_families=["a"])
-    names = {node.name for node in pipeline.nodes}
-    assert {"a.score_test_set_node", "b.compute_test_metrics_node"} <= names
-    assert "a.log_optuna_trials_node" in names and "b.log_optuna_trials_node" not in names
-    assert {"test_set", "a.model", "b.model", "a.optuna_trials"} <= pipeline.inputs()
-    # Registration is the last node and every other node is upstream of it.
-    last = pipeline.nodes[-1]
-    assert last.name == "register_champion_node"
-    assert set(pipeline.to_nodes("register_champion_node").nodes) == set(pipeline.nodes)
-    assert pipeline.only_nodes_with_outputs("champion_model_registry").nodes == [last]
-    assert set(pipeline.outputs()) == {"champion_model_registry"} | {
-        name for name in pipeline.all_outputs() if name.endswith(("test_metrics", "mlflow_model"))
-    } | {"champion_test_metrics", "campaign_metrics", "a.optuna_trial_runs"}
+    # No @champion in the registry yet: the first challenger is promoted.
+    assert promotion["promoted"] is True and promotion["champion_test"] is None
+    assert promotion["challenger"] == champion["name"]
+    assert promotion["challenger_test"]["roc_auc"] == pytest.approx(
+        rows.loc[champion["name"], "test.roc_auc"]
+    )
 
-
-@pytest.fixture(scope="module")
-def evaluated(
-    tmp_path_factory, mlflow_db_template, fitted_models, test_set, trials_table
-) -> Iterator[SimpleNamespace]:
-    """One successful evaluation run of every test model in a fresh store (shared by the module).
-
-    The working directory is the store's folder while the module's tests run.
-    """
-    directory = tmp_path_factory.mktemp("evaluation-run")
-    with temporary_mlflow_store(directory, mlflow_db_template) as store:
-        catalog, _ = project_catalog(fitted_models, test_set, trials_table.head(5))
-        run = run_evaluation(catalog, fitted_models, store.experiment_id)
-        yield SimpleNamespace(store=store, run=run)
-
-
-def test_evaluation_run_writes_logs_and_registers(evaluated, fitted_models, test_set):
-    run, store = evaluated.run, evaluated.store
-    client = MlflowClient()
-
-    # Files in data/ (the working directory is the run's folder) ...
-    reporting = Path("data/08_reporting/evaluation")
-    comparison = pd.read_csv(reporting / "model_comparison.csv")
-    assert set(comparison["model"]) == set(MODELS)
-    assert comparison["roc_auc"].is_monotonic_decreasing
-    assert (reporting / "model_comparison.md").read_text().startswith("| model | roc_auc |")
-    champion = json.loads(Path("data/06_models/champion.json").read_text())
-    assert len(list(Path("data/06_models/champion_model.pkl").glob("*/champion_model.pkl"))) == 1
-    assert champion["name"] == comparison["model"].iloc[0]
-    threshold = json.loads(Path("data/06_models/contact_threshold.json").read_text())
-    assert threshold["model"] == champion["name"] and 0 <= threshold["threshold"] <= 1
-    summary = pd.read_csv(reporting / "campaign_summary.csv")
-    assert summary["profit"].iloc[0] >= summary["profit"].iloc[1:].max()
-    pngs = {path.name for path in reporting.glob("*.png")}
-    assert {
-        "roc_curves.png",
-        "precision_recall_curves.png",
-        "calibration.png",
-        "gains_and_lift.png",
-        "profit_curve.png",
-        "champion_feature_importance.png",
-        "xgboost_optuna_history.png",
-        "xgboost_optuna_param_importances.png",
-    } <= pngs
-
-    # ... and in the MLflow run: metrics, artifacts, logged models, trial runs, the registry.
+    # The MLflow run: test.<model>.<metric>, promotion.*, the reports and the plots.
     metrics = run.data.metrics
-    for model in MODELS:
-        assert metrics[f"{model}.test.roc_auc"] == pytest.approx(
-            comparison.set_index("model").loc[model, "roc_auc"]
-        )
-    assert metrics["champion.test.roc_auc"] == comparison["roc_auc"].max()
-    assert metrics["campaign.threshold"] == pytest.approx(threshold["threshold"])
-    artifacts = {a.path for a in client.list_artifacts(run.info.run_id, "evaluation")}
-    assert {"evaluation/model_comparison.csv", "evaluation/champion.json", "evaluation/plots"} <= (
-        artifacts
+    for model in (*FAMILIES, "blend"):
+        assert metrics[f"test.{model}.roc_auc"] == pytest.approx(rows.loc[model, "test.roc_auc"])
+    assert metrics["promotion.promoted"] == 1.0
+    assert metrics["promotion.challenger.expected_profit"] == pytest.approx(
+        rows.loc[champion["name"], "test.expected_profit"]
     )
-    logged = mlflow.search_logged_models(
-        experiment_ids=[store.experiment_id],
-        filter_string=f"source_run_id = '{run.info.run_id}'",
-        output_format="list",
-    )
-    assert {model.name for model in logged} == {*MODELS, "champion_model"}
-    children = client.search_runs(
-        [store.experiment_id], f"tags.`mlflow.parentRunId` = '{run.info.run_id}'"
-    )
-    assert len(children) == 5
-    version = client.get_model_version_by_alias("cross_sell_classifier", "champion")
-    assert version.run_id == run.info.run_id
-    assert version.tags["model_name"] == champion["name"]
-    reloaded = mlflow.sklearn.load_model("models:/cross_sell_classifier@champion")
-    features = test_set.drop(columns=["id", "response"])
-    np.testing.assert_allclose(
-        reloaded.predict_proba(features), fitted_models[champion["name"]].predict_proba(features)
-    )
-
-
-@pytest.fixture
-def separate_data_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Write data/ elsewhere than the shared run (the MLflow store stays the same)."""
-    monkeypatch.chdir(tmp_path)
-
-
-@pytest.mark.usefixtures("separate_data_folder")
-def test_a_failing_node_leaves_the_champion_alias_alone(
-    evaluated, fitted_models, test_set, trials_table
-):
+    assert not [name for name in metrics if name.startswith("promotion.champion.")]
     client = MlflowClient()
-    before = client.get_model_version_by_alias("cross_sell_classifier", "champion")
-    assert before.run_id == evaluated.run.info.run_id
-    # A late node fails: after the models are scored and logged and the champion is chosen.
-    models = {"logistic_regression": fitted_models["logistic_regression"]}
-    catalog, _ = project_catalog(models, test_set, trials_table.head(3))
-    catalog["params:evaluation.feature_importance"] = {
-        "n_rows": 100,
-        "n_repeats": 1,
-        "scoring": "no_such_scorer",
-        "seed": 0,
-    }
-    with pytest.raises(ValueError, match="no_such_scorer"):
-        run_evaluation(catalog, models, evaluated.store.experiment_id)
-    after = client.get_model_version_by_alias("cross_sell_classifier", "champion")
-    assert (after.version, after.run_id) == (before.version, before.run_id)
-    versions = client.search_model_versions("name = 'cross_sell_classifier'")
-    assert [version.run_id for version in versions] == [evaluated.run.info.run_id]
-
-
-@pytest.mark.usefixtures("separate_data_folder")
-def test_runtime_model_list_must_match_the_built_pipeline(
-    evaluated, fitted_models, test_set, trials_table
-):
-    models = {"logistic_regression": fitted_models["logistic_regression"]}
-    catalog, _ = project_catalog(models, test_set, trials_table.head(3))
-    catalog["params:evaluation.models"] = ["xgboost"]
-    with pytest.raises(ValueError, match=r"evaluation.models is \['xgboost'\] at run time"):
-        run_evaluation(catalog, models, evaluated.store.experiment_id)
+    # The blend is written and logged like the trained models.
+    assert Path("data/06_models/blend.pkl").is_file()
+    logged = [a.path for a in client.list_artifacts(run.info.run_id, "models")]
+    assert logged == ["models/blend.pkl"]
+    artifacts = {a.path for a in client.list_artifacts(run.info.run_id, "evaluation")}
+    assert {
+        "evaluation/champion.json",
+        "evaluation/model_comparison.csv",
+        "evaluation/promotion.json",
+        "evaluation/champion_feature_importance.csv",
+        "evaluation/plots",
+    } <= artifacts
+    plots = {a.path for a in client.list_artifacts(run.info.run_id, "evaluation/plots")}
+    assert {f"evaluation/plots/{plot}.png" for plot in PLOTS} <= plots
+    for plot in PLOTS:
+        assert (REPORTING / f"{plot}.png").read_bytes()[:4] == b"\x89PNG"

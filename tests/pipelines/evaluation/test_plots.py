@@ -1,88 +1,123 @@
-"""Plot nodes return readable figures: a title per panel, labelled axes and legends."""
+"""Plot nodes return readable figures: a title per panel, labelled axes, a legend entry per model."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
-import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 
-from cross_sell.pipelines.evaluation import nodes, plots
-from tests.pipelines.evaluation.helpers import COLUMNS, MODELS
+from cross_sell.params import FeatureImportance
+from cross_sell.pipelines.evaluation import plots
+from cross_sell.pipelines.evaluation.importance import permutation_feature_importance
+from cross_sell.pipelines.evaluation.metrics import profit
 
-CAMPAIGN = {"contact_cost": 5.0, "conversion_value": 50.0}
-IMPORTANCE = {"n_rows": 300, "n_repeats": 2, "scoring": "roc_auc", "seed": 0}
-OPTUNA = {"direction": "maximize", "seed": 0}
-
-
-@pytest.fixture(scope="module")
-def test_scores(fitted_models, test_set) -> pd.DataFrame:
-    probabilities = {
-        name: nodes.score_test_set(model, test_set, COLUMNS)[0]
-        for name, model in fitted_models.items()
-    }
-    return nodes.collect_test_scores(test_set, COLUMNS, **probabilities)
+IMPORTANCE = FeatureImportance(n_rows=300, n_repeats=2, scoring="roc_auc", seed=0)
 
 
 def legend_labels(fig: Figure) -> list[str]:
     return [text.get_text() for ax in fig.axes if ax.get_legend() for text in ax.get_legend().texts]
 
 
-def assert_readable(fig: Figure, legend_entries: int) -> None:
+def assert_readable(fig: Figure, png: Path) -> None:
+    """Titled, labelled panels; saved as a PNG (as the catalog's MatplotlibDataset does)."""
     assert isinstance(fig, Figure)
     for ax in fig.axes:
         assert ax.get_title(), "every panel has a title"
+        assert ax.get_xlabel(), "every panel labels its x axis"
         assert ax.get_ylabel(), "every panel labels its y axis"
-    assert fig.axes[-1].get_xlabel(), "the x axis is labelled"
-    assert len(legend_labels(fig)) >= legend_entries
+    fig.savefig(png, dpi=60)
+    assert png.read_bytes()[:4] == b"\x89PNG"
 
 
-def test_collect_test_scores(test_scores, test_set):
-    assert list(test_scores.columns) == ["id", "response", *MODELS]
-    assert test_scores["id"].tolist() == test_set["id"].tolist()
+def test_model_styles_pair_a_tuned_model_with_its_family():
+    styles = plots.model_styles(["xgboost", "random_forest", "xgboost_tuned", "logistic"])
+    assert styles["xgboost_tuned"]["color"] == styles["xgboost"]["color"]
+    assert (styles["xgboost"]["ls"], styles["xgboost_tuned"]["ls"]) == ("-", "--")
+    assert [styles[name]["color"] for name in ("xgboost", "random_forest", "logistic")] == [
+        "C0",
+        "C1",
+        "C2",
+    ]
 
 
-@pytest.mark.parametrize(
-    "plot",
-    [plots.plot_roc_curves, plots.plot_precision_recall_curves, plots.plot_gains_and_lift],
-)
-def test_all_model_curves_on_one_figure(test_scores, plot):
-    fig = plot(test_scores, COLUMNS)
-    assert_readable(fig, legend_entries=len(MODELS) + 1)
-    assert all(any(name in label for label in legend_labels(fig)) for name in MODELS)
+def test_roc_curves(evaluated, models, columns, tmp_path):
+    fig = plots.plot_roc_curves(evaluated.test_scores, columns)
+    assert_readable(fig, tmp_path / "roc_curves.png")
+    labels = legend_labels(fig)
+    rows = evaluated.comparison.set_index("model")
+    for name in models:  # each model with its test AUC
+        (label,) = [label for label in labels if label.startswith(f"{name} (")]
+        assert f"AUC = {rows.loc[name, 'test.roc_auc']:.2f}" in label
+    assert "random (AUC 0.5)" in labels
+    assert fig.axes[0].get_title().startswith("ROC curves (test split: 800 customers")
 
 
-def test_calibration_plot(test_scores):
-    fig = plots.plot_calibration(test_scores, COLUMNS, n_bins=5)
-    assert_readable(fig, legend_entries=len(MODELS) + 1)
-    assert "5 quantile bins" in fig.axes[0].get_title()
+def test_precision_recall_curves(evaluated, models, columns, tmp_path):
+    fig = plots.plot_precision_recall_curves(evaluated.test_scores, columns)
+    assert_readable(fig, tmp_path / "precision_recall.png")
+    labels = legend_labels(fig)
+    assert all(any(label.startswith(f"{name} (AP = ") for label in labels) for name in models)
+    rate = evaluated.test_scores["response"].mean()
+    assert f"random (base rate {rate:.3f})" in labels
 
 
-def test_profit_curve_marks_the_optimum(test_scores):
-    champion = {"name": "xgboost"}
-    fig = plots.plot_profit_curve(test_scores, champion, COLUMNS, CAMPAIGN)
-    assert_readable(fig, legend_entries=3)
-    point = nodes.profit_optimal_point(test_scores["response"], test_scores["xgboost"], **CAMPAIGN)
-    assert any(f"{point['profit']:,.0f}" in label for label in legend_labels(fig))
+def test_calibration(evaluated, models, columns, tmp_path):
+    fig = plots.plot_calibration(evaluated.test_scores, columns, n_bins=5)
+    assert_readable(fig, tmp_path / "calibration.png")
+    top, bottom = fig.axes
+    assert "5 quantile bins per model" in top.get_title()
+    assert set(legend_labels(fig)) == {*models, "perfectly calibrated"}
+    assert bottom.get_yscale() == "log"
+    assert len(bottom.patches) == len(models)  # one step histogram per model
 
 
-def test_feature_importance_plot(fitted_models, test_set):
-    importance = nodes.permutation_feature_importance(
-        fitted_models["xgboost"], test_set, COLUMNS, IMPORTANCE
+def test_gains_and_lift(evaluated, models, columns, tmp_path):
+    fig = plots.plot_gains_and_lift(evaluated.test_scores, columns)
+    assert_readable(fig, tmp_path / "gains_lift.png")
+    gains, lift = fig.axes
+    gains_labels = [t.get_text() for t in gains.get_legend().texts]
+    assert all(
+        any(label.startswith(f"{name} (top 10 %: ") for label in gains_labels) for name in models
     )
-    fig = plots.plot_feature_importance(importance, {"name": "xgboost"}, IMPORTANCE)
-    assert_readable(fig, legend_entries=1)
-    labels = [tick.get_text() for tick in fig.axes[0].get_yticklabels()]
-    assert sorted(labels) == sorted(importance["feature"])
+    assert {"random", "perfect"} <= set(gains_labels)
+    assert set(t.get_text() for t in lift.get_legend().texts) == {
+        *models,
+        "random (lift 1)",
+        "top decile",
+    }
 
 
-def test_optuna_plots(trials_table):
-    history = plots.plot_optimisation_history(trials_table, "xgboost", OPTUNA)
-    assert_readable(history, legend_entries=2)
-    best_line = history.axes[0].lines[0].get_ydata()
-    assert np.all(np.diff(best_line) >= 0)  # best so far only improves when maximising
-    importances = nodes.optuna_param_importances(trials_table, OPTUNA)
-    fig = plots.plot_param_importances(importances, "xgboost")
-    assert_readable(fig, legend_entries=1)
-    empty = plots.plot_param_importances(importances.head(0), "xgboost")
-    assert "not enough" in empty.axes[0].texts[0].get_text()
+def test_profit_curve_marks_the_validation_threshold(evaluated, columns, campaign, tmp_path):
+    champion = evaluated.champion
+    fig = plots.plot_profit_curve(evaluated.test_scores, champion, columns, campaign)
+    assert_readable(fig, tmp_path / "profit_curve.png")
+    assert champion["name"] in fig.axes[0].get_title()
+    scores = evaluated.test_scores
+    y, probability = scores["response"], scores[champion["name"]]
+    at_threshold = profit(y, probability >= champion["threshold"], 5.0, 50.0)
+    everyone = profit(y, np.ones(len(y)), 5.0, 50.0)
+    labels = legend_labels(fig)
+    (marked,) = [label for label in labels if label.startswith("threshold ")]
+    assert f"threshold {champion['threshold']:.3f} (chosen on validation)" in marked
+    assert marked.endswith(f"profit {at_threshold:,.0f}")
+    assert f"contact everyone: {everyone:,.0f}" in labels
+    # The point drawn is that profit (not the test optimum).
+    point = fig.axes[0].lines[-1]
+    assert point.get_ydata()[0] == pytest.approx(at_threshold)
+    share = (probability >= champion["threshold"]).mean()
+    assert point.get_xdata()[0] == pytest.approx(100 * share)
+
+
+def test_feature_importance(evaluated, splits, columns, tmp_path):
+    _, _, test = splits
+    importance = permutation_feature_importance(evaluated.champion_model, test, columns, IMPORTANCE)
+    fig = plots.plot_feature_importance(importance, evaluated.champion, IMPORTANCE)
+    assert_readable(fig, tmp_path / "feature_importance.png")
+    ax = fig.axes[0]
+    assert evaluated.champion["name"] in ax.get_title()
+    labels = [tick.get_text() for tick in ax.get_yticklabels()]
+    assert labels[::-1] == importance["feature"].tolist()  # largest on top
+    assert "2 repeats on 300 sampled rows" in ax.get_xlabel()
+    assert legend_labels(fig) == ["mean drop over repeats (bar: +/- 1 sd)"]
