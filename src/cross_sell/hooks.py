@@ -61,6 +61,8 @@ class PromotionHook:
             )
             return
         version = max(int(v.version) for v in versions)
+        # The version's page in the MLflow UI shows its model card (evaluation/card.py).
+        client.update_model_version(name, str(version), description=catalog.load("model_card"))
         decision, champion = catalog.load("promotion"), catalog.load("champion")
         verdict = "promoted" if decision["promoted"] else "kept out"
         client.set_model_version_tag(name, str(version), "promotion", verdict)

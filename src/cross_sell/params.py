@@ -7,6 +7,7 @@ or a setting the project does not have, such as a list of families: they are fix
 
 from __future__ import annotations
 
+import itertools
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -175,3 +176,16 @@ class FeatureImportance(Strict):
     n_repeats: int = Field(gt=0)
     scoring: str
     seed: int
+
+class Slices(Strict):
+    """``evaluation.slices``: the segments of the champion's slice report on the test split."""
+
+    top_n: int = Field(ge=1)
+    age_edges: list[int] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _increasing(self) -> Slices:
+        if any(b <= a for a, b in itertools.pairwise(self.age_edges)):
+            raise ValueError(f"age_edges must be strictly increasing, got {self.age_edges}")
+        return self
+

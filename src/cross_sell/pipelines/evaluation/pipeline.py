@@ -15,8 +15,10 @@ from cross_sell.pipelines.data_science.pipeline import FAMILIES
 from cross_sell.pipelines.tuning.pipeline import TUNED_FAMILIES
 
 from . import plots
+from .card import build_model_card
 from .champion import gate_promotion, report_on_test, select_champion
 from .importance import permutation_feature_importance
+from .slices import plot_slices, slice_report
 
 TUNED = tuple(f"{family}_tuned" for family in TUNED_FAMILIES)
 """The refits with tuned hyperparameters (compared only when the run tunes: ``--pipelines=tuned``)."""
@@ -128,6 +130,37 @@ def create_pipeline(tuned: bool = False, **kwargs) -> Pipeline:
             ],
             outputs="feature_importance_plot",
             name="plot_feature_importance_node",
+        ),
+        Node(
+            slice_report,
+            inputs=["champion_model", "test_set", COLUMNS, "params:evaluation.slices"],
+            outputs=["slice_report", "slice_metrics"],
+            name="slice_report_node",
+        ),
+        Node(
+            plot_slices,
+            inputs=["slice_report", "champion"],
+            outputs="slices_plot",
+            name="plot_slices_node",
+        ),
+        Node(
+            build_model_card,
+            inputs={
+                "champion": "champion",
+                "model_comparison": "model_comparison",
+                "slice_report": "slice_report",
+                # Global drivers: permutation importance until a SHAP summary replaces it (card.py).
+                "drivers": "champion_feature_importance",
+                "reference": "monitoring_reference",
+                "train": "train_set",
+                "validation": "validation_set",
+                "test": "test_set",
+                "columns": COLUMNS,
+                "data_science": "params:data_science",
+                "campaign": CAMPAIGN,
+            },
+            outputs="model_card",
+            name="model_card_node",
         ),
     ]
     return modular(Pipeline(nodes), "evaluation")
