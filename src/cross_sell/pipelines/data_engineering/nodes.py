@@ -82,6 +82,21 @@ def _flag(values: pd.Series, true_label: str, labels: tuple[str, ...], column: s
     return values.eq(true_label).astype(bool)
 
 
+RAW_COLUMN_OF = {
+    "is_male": "Gender",
+    "age": "Age",
+    "has_driving_license": "Driving_License",
+    "region_code": "Region_Code",
+    "previously_insured": "Previously_Insured",
+    "vehicle_age": "Vehicle_Age",
+    "vehicle_damage": "Vehicle_Damage",
+    "annual_premium": "Annual_Premium",
+    "policy_sales_channel": "Policy_Sales_Channel",
+    "vintage": "Vintage",
+}
+"""The raw Kaggle column each clean feature column is made from (``clean_raw_table``)."""
+
+
 def clean_raw_table(raw: pd.DataFrame) -> pd.DataFrame:
     """Turn validated raw Kaggle rows into the model input table of docs/architecture.md.
 

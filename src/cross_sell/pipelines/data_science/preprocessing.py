@@ -121,7 +121,9 @@ class CategoryDtype(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         frame = pd.DataFrame(X)
         return pd.DataFrame(
             {
-                name: pd.Categorical(frame[name], categories=categories)
+                name: pd.Categorical(
+                    frame[name].where(frame[name].isin(categories)), categories=categories
+                )
                 for name, categories in zip(frame.columns, self.categories_, strict=True)
             },
             index=frame.index,

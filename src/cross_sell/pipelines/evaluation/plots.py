@@ -243,8 +243,9 @@ def plot_profit_curve(
 def plot_feature_importance(
     importance: pd.DataFrame, champion: dict[str, Any], params: FeatureImportance
 ) -> Figure:
-    """The champion's permutation importance per clean column, largest on top, with its spread."""
+    """The champion's global drivers per raw column, largest on top (bar: mean, line: +/- 1 sd)."""
     table = importance.sort_values("importance_mean")
+    method = str(table["method"].iloc[0]) if len(table) else ""
     fig = Figure(figsize=FIGSIZE, layout="constrained")
     ax = fig.subplots()
     ax.barh(
@@ -254,14 +255,13 @@ def plot_feature_importance(
         color="tab:blue",
         ecolor="black",
         capsize=3,
-        label="mean drop over repeats (bar: +/- 1 sd)",
+        label=f"{method} (line: +/- 1 sd)",
     )
     ax.axvline(0, color="grey", lw=0.8)
     ax.set(
-        title=f"Permutation importance of the champion ({champion['name']})",
-        xlabel=f"Drop in test {params.scoring} when the column is shuffled "
-        f"({params.n_repeats} repeats on {params.n_rows:,} sampled rows)",
-        ylabel="Clean column",
+        title=f"Global drivers of the champion ({champion['name']})",
+        xlabel=f"{method.capitalize()}, on {params.n_rows:,} sampled test rows",
+        ylabel="Raw column",
     )
     ax.grid(axis="x", alpha=0.3)
     _legend(ax, loc="lower right")

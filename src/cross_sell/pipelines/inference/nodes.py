@@ -22,6 +22,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 
 from cross_sell.params import Inference
+from cross_sell.pipelines.data_engineering.nodes import RAW_COLUMN_OF
 from cross_sell.pipelines.data_engineering.schema import (
     TARGET,
     RawDataValidationError,
@@ -29,6 +30,7 @@ from cross_sell.pipelines.data_engineering.schema import (
     raw_columns,
     valid_row_mask,
 )
+from cross_sell.pipelines.data_science.explain import contributions, top_reasons
 
 logger = logging.getLogger(__name__)
 
@@ -36,8 +38,16 @@ ID_COLUMN = "id"
 CLEAN_TARGET = "response"
 REJECT_COLUMNS: tuple[str, ...] = ("id", "column", "rule", "value", "row")
 """Columns of the rejects table; ``row`` is the 1-based data row of the file (line ``row + 1``)."""
-SCORE_COLUMNS: tuple[str, ...] = ("id", "probability", "contact")
-PREDICTION_COLUMNS: tuple[str, ...] = ("id", "probability", "rank", "decile", "contact")
+REASON_COLUMNS: tuple[str, ...] = ("reason_1", "reason_2", "reason_3")
+SCORE_COLUMNS: tuple[str, ...] = ("id", "probability", "contact", *REASON_COLUMNS)
+PREDICTION_COLUMNS: tuple[str, ...] = (
+    "id",
+    "probability",
+    "rank",
+    "decile",
+    "contact",
+    *REASON_COLUMNS,
+)
 REQUEST_SOURCE = "the scoring request"
 
 
@@ -206,26 +216,34 @@ def _feature_frame(features: pd.DataFrame, model: Any) -> pd.DataFrame:
     return features.loc[:, list(expected)]
 
 
-def score_customers(features: pd.DataFrame, champion_model: Any) -> pd.DataFrame:
-    """Score clean rows: ``id``, ``probability`` (of response) and ``contact``.
+def score_customers(
+    features: pd.DataFrame, champion_model: Any, rows: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """Score clean rows: ``id``, ``probability`` (of response), ``contact`` and three reasons.
 
     ``champion_model`` carries its contact threshold (chosen on the validation split):
-    ``contact`` is its ``predict``, True when ``probability >= threshold``. Channel or region
-    codes never seen in training are scored: encoding them is the fitted pipeline's job.
+    ``contact`` is its ``predict``, True when ``probability >= threshold``. ``reason_1..3`` are
+    the customer's three largest drivers of the model's log-odds, named by raw column with the
+    raw value (``rows``) and the direction, e.g. ``Vehicle_Damage=Yes (+)`` (``explain.py``);
+    without ``rows`` (models registered before reason codes existed) there are no reasons.
+    Channel or region codes never seen in training are scored: encoding them is the fitted
+    pipeline's job.
     """
+    columns = _feature_frame(features, champion_model)
+    scored = pd.DataFrame({"id": features[ID_COLUMN].to_numpy(dtype="int64")})
     if features.empty:
-        probability, contact = np.empty(0, dtype="float64"), np.empty(0, dtype=bool)
-    else:
-        columns = _feature_frame(features, champion_model)
-        probability = np.asarray(champion_model.predict_proba(columns), dtype="float64")[:, 1]
-        contact = np.asarray(champion_model.predict(columns)).astype(bool)
-    return pd.DataFrame(
-        {
-            "id": features[ID_COLUMN].to_numpy(dtype="int64"),
-            "probability": probability,
-            "contact": contact,
-        }
-    )
+        scored["probability"], scored["contact"] = np.empty(0), np.empty(0, dtype=bool)
+        return scored.assign(**dict.fromkeys(REASON_COLUMNS, ""))
+    scored["probability"] = np.asarray(champion_model.predict_proba(columns), dtype="float64")[:, 1]
+    scored["contact"] = np.asarray(champion_model.predict(columns)).astype(bool)
+    if rows is None:
+        return scored.assign(**dict.fromkeys(REASON_COLUMNS, ""))
+    try:
+        reasons = top_reasons(contributions(champion_model, columns), rows, RAW_COLUMN_OF)
+    except NotImplementedError as exc:
+        logger.warning("No reason codes: %s", exc)
+        return scored.assign(**dict.fromkeys(REASON_COLUMNS, ""))
+    return pd.concat([scored, reasons.reset_index(drop=True)], axis=1)
 
 
 def predict_with_registered_model(rows: pd.DataFrame, model: Any) -> pd.DataFrame:

@@ -56,7 +56,7 @@ def create_serving_pipeline() -> Pipeline:
             ),
             Node(
                 func=score_customers,
-                inputs=["request_features", "champion_model"],
+                inputs=["request_features", "champion_model", "request_rows"],
                 outputs="inference_scores",
                 name="score_customers_node",
             ),
