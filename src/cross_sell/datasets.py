@@ -1,5 +1,6 @@
-"""Project datasets: ``RawCSVDataset`` for the Kaggle-format raw CSV files in ``data/01_raw``, and
-``OptionalModelRegistryDataset`` for a registered model that may not exist yet.
+"""Project datasets: ``RawCSVDataset`` for the Kaggle-format raw CSV files in ``data/01_raw``,
+``OptionalModelRegistryDataset`` for a registered model that may not exist yet, and
+``ModelVersionReferenceDataset`` for the drift reference a registered version was trained with.
 
 Loading is fast (pyarrow) and fails with a clear message on the usual mistakes (missing, empty,
 non-UTF-8 or semicolon-separated file). Saving is byte-exact Kaggle style, atomic, and never
@@ -20,6 +21,7 @@ import threading
 from pathlib import Path, PurePosixPath
 from typing import Any, ClassVar
 
+import mlflow.artifacts
 import pandas as pd
 from kedro.io import AbstractDataset, DatasetError
 from kedro_datasets._typing import TablePreview
@@ -333,3 +335,74 @@ class OptionalModelRegistryDataset(MlflowModelRegistryDataset):
                 raise
             logger.info("No registered model at %s yet", self.model_uri)
             return None
+
+
+class ModelVersionReferenceDataset(AbstractDataset[None, "pd.DataFrame | None"]):
+    """The monitoring reference (a parquet artifact) of the model version at ``alias``: read
+    from the MLflow run that logged that version, so each version is compared with its own.
+
+    Loads ``None`` when that run has no such artifact (a version trained before monitoring
+    existed). Read only, through MLflow's public API: the version's ``run_id``
+    (``MlflowClient.get_model_version_by_alias``), then ``mlflow.artifacts.download_artifacts``.
+
+    Example catalog entry::
+
+        champion_reference:
+          type: cross_sell.datasets.ModelVersionReferenceDataset
+          model_name: cross_sell
+          alias: ${runtime_params:model_alias, champion}
+          artifact_path: monitoring/monitoring_reference.parquet
+    """
+
+    def __init__(
+        self,
+        *,
+        model_name: str,
+        alias: str,
+        artifact_path: str,
+        metadata: dict[str, Any] | None = None,
+    ) -> None:
+        self.model_name = model_name
+        self.alias = alias
+        self.artifact_path = artifact_path
+        self.metadata = metadata
+
+    def _describe(self) -> dict[str, Any]:
+        return {
+            "model_name": self.model_name,
+            "alias": self.alias,
+            "artifact_path": self.artifact_path,
+        }
+
+    def _version(self) -> Any:
+        return MlflowClient().get_model_version_by_alias(self.model_name, self.alias)
+
+    def _exists(self) -> bool:
+        """Whether the alias names a version (whose reference may still be missing: ``None``)."""
+        try:
+            self._version()
+        except MlflowException as exc:
+            if exc.error_code != "RESOURCE_DOES_NOT_EXIST":
+                raise
+            return False
+        return True
+
+    def load(self) -> pd.DataFrame | None:
+        version = self._version()
+        where = f"{self.model_name}@{self.alias} (version {version.version}, run {version.run_id})"
+        with tempfile.TemporaryDirectory() as folder:
+            try:
+                path = mlflow.artifacts.download_artifacts(
+                    run_id=version.run_id, artifact_path=self.artifact_path, dst_path=folder
+                )
+            except (MlflowException, OSError) as exc:
+                logger.info("No %s in the run of %s: %s", self.artifact_path, where, exc)
+                return None
+            reference = pd.read_parquet(path)
+        logger.info("Loaded the monitoring reference of %s: %d rows", where, len(reference))
+        return reference
+
+    def save(self, data: None) -> None:
+        raise DatasetError(
+            f"{type(self).__name__} is read only: the reference is logged by the training run"
+        )

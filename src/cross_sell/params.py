@@ -177,6 +177,7 @@ class FeatureImportance(Strict):
     scoring: str
     seed: int
 
+
 class Slices(Strict):
     """``evaluation.slices``: the segments of the champion's slice report on the test split."""
 
@@ -189,3 +190,14 @@ class Slices(Strict):
             raise ValueError(f"age_edges must be strictly increasing, got {self.age_edges}")
         return self
 
+
+class Monitoring(Strict):
+    """``monitoring``: the drift check of every batch inference run (docs/monitoring.md)."""
+
+    on_drift: Literal["warn", "stop"] = "warn"
+    reference_rows: int = Field(default=20_000, gt=0)
+    seed: int = 42
+    bins: int = Field(default=10, ge=2)
+    min_category_share: float = Field(default=0.01, ge=0, lt=1)
+    threshold: float = Field(default=0.2, gt=0)
+    prediction_threshold: float = Field(default=0.2, gt=0)

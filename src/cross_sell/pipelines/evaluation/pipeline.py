@@ -12,6 +12,7 @@ from kedro.pipeline import Node, Pipeline
 from cross_sell.pipelines import modular
 from cross_sell.pipelines.data_science.blend import blend_models
 from cross_sell.pipelines.data_science.pipeline import FAMILIES
+from cross_sell.pipelines.monitoring import create_reference_node
 from cross_sell.pipelines.tuning.pipeline import TUNED_FAMILIES
 
 from . import plots
@@ -85,6 +86,7 @@ def create_pipeline(tuned: bool = False, **kwargs) -> Pipeline:
             outputs=["promotion", "promotion_metrics"],
             name="gate_promotion_node",
         ),
+        create_reference_node(),  # the champion's drift reference (docs/monitoring.md)
         Node(
             permutation_feature_importance,
             inputs=["champion_model", "test_set", COLUMNS, "params:evaluation.feature_importance"],

@@ -14,13 +14,18 @@ Two pipelines:
                         |                        |
                         v                        v
                inference_candidate_rows -> check_reject_share -> inference_valid_rows
-               -> registered_champion.predict -> inference_scores -> rank -> predictions
+               -> registered_champion.predict -> batch_scores -> drift check -> rank -> predictions
+
+  The drift check (``monitoring``, docs/monitoring.md) compares the batch with the reference
+  of the scoring version (``champion_reference``); ``monitoring.on_drift: stop`` ends the run
+  there, before ``predictions`` is written.
 """
 
 from kedro.pipeline import Node, Pipeline
 
 from cross_sell.pipelines import modular
 from cross_sell.pipelines.data_engineering.nodes import clean_raw_table
+from cross_sell.pipelines.monitoring import create_drift_check_nodes
 
 from .nodes import (
     check_reject_share,
@@ -89,9 +94,10 @@ def create_pipeline(**kwargs) -> Pipeline:
             outputs="batch_scores",
             name="predict_node",
         ),
+        *create_drift_check_nodes(rows="inference_valid_rows", scores="batch_scores"),
         Node(
             func=rank_predictions,
-            inputs="batch_scores",
+            inputs="monitored_scores",
             outputs="predictions",
             name="rank_predictions_node",
         ),
