@@ -82,7 +82,8 @@ class PromotionHook:
             "  champion   %s: validation ROC AUC %.4f, contact threshold %.3f (chosen on validation)\n"
             "  test split ROC AUC %.4f, average precision %.4f, expected profit %s at %.1f %% contacted\n"
             "  promotion  %s %s\n"
-            "  look       mlflow ui --backend-store-uri %s  (run %s); data/08_reporting/evaluation/",
+            "  look       mlflow ui --backend-store-uri %s, then http://127.0.0.1:5000/#/experiments/"
+            "%s/runs/%s?workflowType=machine_learning ; data/08_reporting/evaluation/",
             champion["name"],
             champion["validation"]["roc_auc"],
             champion["threshold"],
@@ -93,6 +94,7 @@ class PromotionHook:
             name,
             outcome,
             mlflow.get_tracking_uri(),
+            client.get_run(run_id).info.experiment_id,
             run_id,
         )
         client.set_tag(
