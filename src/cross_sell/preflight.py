@@ -253,8 +253,8 @@ def check_mlflow_store(uri: str, timeout: float = 5.0, role: str = "tracking") -
 
 def _maker(name: str) -> str:
     """The command that makes dataset ``name``: the smallest registered pipeline writing it."""
-    if name == "registered_champion":
-        return "no registered cross_sell@champion yet: run `kedro run` first"
+    if name in ("registered_champion", "champion_reference"):
+        return "no model is registered under that alias yet: run `kedro run` first"
     makers = [key for key, pipeline in project_pipelines.items() if name in pipeline.all_outputs()]
     main = [key for key in MAIN_PIPELINES if key in makers]
     if not makers:

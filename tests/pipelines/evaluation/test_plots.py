@@ -10,7 +10,7 @@ from matplotlib.figure import Figure
 
 from cross_sell.params import FeatureImportance
 from cross_sell.pipelines.evaluation import plots
-from cross_sell.pipelines.evaluation.importance import permutation_feature_importance
+from cross_sell.pipelines.evaluation.importance import champion_drivers
 from cross_sell.pipelines.evaluation.metrics import profit
 
 IMPORTANCE = FeatureImportance(n_rows=300, n_repeats=2, scoring="roc_auc", seed=0)
@@ -112,12 +112,12 @@ def test_profit_curve_marks_the_validation_threshold(evaluated, columns, campaig
 
 def test_feature_importance(evaluated, splits, columns, tmp_path):
     _, _, test = splits
-    importance = permutation_feature_importance(evaluated.champion_model, test, columns, IMPORTANCE)
+    importance = champion_drivers(evaluated.champion_model, test, columns, IMPORTANCE)
     fig = plots.plot_feature_importance(importance, evaluated.champion, IMPORTANCE)
     assert_readable(fig, tmp_path / "feature_importance.png")
     ax = fig.axes[0]
     assert evaluated.champion["name"] in ax.get_title()
     labels = [tick.get_text() for tick in ax.get_yticklabels()]
     assert labels[::-1] == importance["feature"].tolist()  # largest on top
-    assert "2 repeats on 300 sampled rows" in ax.get_xlabel()
-    assert legend_labels(fig) == ["mean drop over repeats (bar: +/- 1 sd)"]
+    assert ax.get_xlabel() == "Mean |contribution to log-odds|, on 300 sampled test rows"
+    assert legend_labels(fig) == ["mean |contribution to log-odds| (line: +/- 1 sd)"]

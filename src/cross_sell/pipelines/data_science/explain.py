@@ -32,9 +32,12 @@ BASE = "base"
 
 def _fold(values: np.ndarray, outputs: list[str], inputs: list[str], index: Any) -> pd.DataFrame:
     """Sum output-feature columns onto the input column each came from (longest name prefix)."""
-    owners = [
-        max((c for c in inputs if out == c or out.startswith(f"{c}_")), key=len) for out in outputs
-    ]
+    owners = []
+    for out in outputs:
+        matches = [c for c in inputs if out == c or out.startswith(f"{c}_")]
+        if not matches:
+            raise NotImplementedError(f"encoded column {out!r} comes from no input column")
+        owners.append(max(matches, key=len))
     frame = pd.DataFrame(values, columns=outputs, index=index)
     return frame.T.groupby(owners, sort=False).sum().T.reindex(columns=inputs, fill_value=0.0)
 

@@ -18,7 +18,7 @@ from cross_sell.pipelines.data_science.explain import BASE, contributions
 from cross_sell.pipelines.data_science.nodes import features_and_target
 
 
-def permutation_feature_importance(
+def champion_drivers(
     model: Any, test: pd.DataFrame, columns: Columns, params: FeatureImportance
 ) -> pd.DataFrame:
     """Global drivers: ``feature`` (raw column), ``importance_mean``, ``importance_std``,

@@ -18,7 +18,7 @@ from cross_sell.pipelines.tuning.pipeline import TUNED_FAMILIES
 from . import plots
 from .card import build_model_card
 from .champion import gate_promotion, report_on_test, select_champion
-from .importance import permutation_feature_importance
+from .importance import champion_drivers
 from .slices import plot_slices, slice_report
 
 TUNED = tuple(f"{family}_tuned" for family in TUNED_FAMILIES)
@@ -88,7 +88,7 @@ def create_pipeline(tuned: bool = False, **kwargs) -> Pipeline:
         ),
         create_reference_node(),  # the champion's drift reference (docs/monitoring.md)
         Node(
-            permutation_feature_importance,
+            champion_drivers,
             inputs=["champion_model", "test_set", COLUMNS, "params:evaluation.feature_importance"],
             outputs="champion_feature_importance",
             name="champion_feature_importance_node",
@@ -151,7 +151,6 @@ def create_pipeline(tuned: bool = False, **kwargs) -> Pipeline:
                 "champion": "champion",
                 "model_comparison": "model_comparison",
                 "slice_report": "slice_report",
-                # Global drivers: permutation importance until a SHAP summary replaces it (card.py).
                 "drivers": "champion_feature_importance",
                 "reference": "monitoring_reference",
                 "train": "train_set",

@@ -250,8 +250,8 @@ def predict_with_registered_model(rows: pd.DataFrame, model: Any) -> pd.DataFram
     """Score valid raw rows with the registered model (the same one ``mlflow models serve`` serves)."""
     if model is None:
         raise ValueError(
-            "no registered cross_sell@champion yet: run `kedro run` first (it trains, "
-            "registers and promotes the first champion)"
+            "no registered cross_sell model under the requested alias (default @champion): run "
+            "`kedro run` first (it trains, registers and promotes the first champion)"
         )
     scores = model.predict(rows) if len(rows) else pd.DataFrame(columns=list(SCORE_COLUMNS))
     logger.info("Scored %d customers; %d to contact", len(scores), int(scores["contact"].sum()))
@@ -272,4 +272,4 @@ def rank_predictions(scores: pd.DataFrame) -> pd.DataFrame:
     rank = np.arange(1, n_rows + 1, dtype="int64")
     ordered["rank"] = rank
     ordered["decile"] = (rank - 1) * 10 // max(n_rows, 1) + 1
-    return ordered.loc[:, list(PREDICTION_COLUMNS)]
+    return ordered.loc[:, [c for c in PREDICTION_COLUMNS if c in ordered.columns]]

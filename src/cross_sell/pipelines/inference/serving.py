@@ -86,12 +86,13 @@ def pinned_requirements(packages: tuple[str, ...] = SERVING_REQUIREMENTS) -> lis
 
 
 def serving_signature() -> ModelSignature:
-    """Output: id, probability, contact. No input schema, on purpose: MLflow's scoring server would
+    """Output: id, probability, contact, reason_1..3. No input schema, on purpose: MLflow's scoring server would
     cast each column to a declared type itself (``Age`` "forty" fails inside pandas with no column
     named, 35.5 becomes 35); without one, the project's raw schema (``validate_scoring_request``)
     checks every value and names the column, the rule and the rows (HTTP 400)."""
     outputs = Schema(
         [ColSpec("long", "id"), ColSpec("double", "probability"), ColSpec("boolean", "contact")]
+        + [ColSpec("string", name) for name in ("reason_1", "reason_2", "reason_3")]
     )
     return ModelSignature(inputs=None, outputs=outputs)
 
