@@ -301,15 +301,18 @@ def check_outputs_writable(pipeline: Any, catalog: Any) -> None:
             folder = path.parent
             while not folder.exists() and folder != folder.parent:
                 folder = folder.parent
-            blocked = (path.exists() and not os.access(path, os.W_OK)) or not os.access(
+            if not folder.is_dir():
+                problem = f"{folder} is a file, not a folder"
+            elif (path.exists() and not os.access(path, os.W_OK)) or not os.access(
                 folder, os.W_OK | os.X_OK
+            ):
+                problem = f"{path if path.exists() else folder} is not writable (chmod u+w)"
+            else:
+                continue
+            raise PreflightError(
+                f"Cannot write {path} (dataset {name!r}): {problem}. Checked before the run "
+                "started; nothing was run."
             )
-            if blocked:
-                raise PreflightError(
-                    f"Cannot write {path} (dataset {name!r}): "
-                    f"{path if path.exists() else folder} is not writable. Fix its permissions "
-                    "(e.g. chmod u+w) and rerun. Checked before the run started; nothing was run."
-                )
 
 
 def parameter_problems(message: str) -> str:
