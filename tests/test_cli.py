@@ -10,6 +10,7 @@ from cross_sell.pipelines.data_engineering.schema import raw_columns
 from tests.conftest import SMALL_DATA, run_kedro
 
 KAGGLE_COLUMNS = list(raw_columns(include_target=True))
+SIZES = dict(item.removeprefix("synthetic_data.").split("=") for item in SMALL_DATA.split(","))
 
 
 def test_synthetic_data_writes_kaggle_format_files(generated_project: Path) -> None:
@@ -18,7 +19,7 @@ def test_synthetic_data_writes_kaggle_format_files(generated_project: Path) -> N
     test = pd.read_csv(raw / "test.csv")
     assert list(train.columns) == KAGGLE_COLUMNS
     assert list(test.columns) == KAGGLE_COLUMNS[:-1]
-    assert len(train) == 6000 and len(test) == 1500
+    assert (len(train), len(test)) == (int(SIZES["n_train"]), int(SIZES["n_test"]))
     assert test["id"].min() == train["id"].max() + 1
     first_line = (raw / "train.csv").read_text().splitlines()[1].split(",")
     assert first_line[4].endswith(".0") and first_line[8].endswith(".0")
@@ -41,20 +42,19 @@ def test_synthetic_data_refuses_to_overwrite_a_hand_placed_file(project: Path) -
     assert not (project / "data" / "01_raw" / "test.csv").exists()  # refused before writing any
 
 
-def test_synthetic_data_rerun_over_its_own_files_and_forced_overwrite(project: Path) -> None:
-    run_kedro(project, "run", "--pipelines=synthetic_data", f"--params={SMALL_DATA}")
+def test_forced_overwrite_replaces_an_edited_file_with_the_same_generated_bytes(
+    project: Path, generated_project: Path
+) -> None:
+    """`--params=overwrite_raw=true` replaces a file the user edited; the same seed and sizes
+    give the session's generated file byte for byte."""
+    generated = generated_project / "data" / "01_raw" / "train.csv"
     train = project / "data" / "01_raw" / "train.csv"
-    first = train.read_bytes()
-    run_kedro(project, "run", "--pipelines=synthetic_data", f"--params={SMALL_DATA}")
-    assert (
-        train.read_bytes() == first
-    )  # same seed, byte-identical, and its own file may be replaced
+    train.write_bytes(generated.read_bytes().replace(b"Male", b"Female", 1))  # the user edits
 
-    train.write_bytes(first.replace(b"Male", b"Female", 1))  # the user edits it
     run_kedro(
-        project,
-        "run",
-        "--pipelines=synthetic_data",
-        f"--params={SMALL_DATA},overwrite_raw=true",
+        project, "run", "--pipelines=synthetic_data", f"--params={SMALL_DATA},overwrite_raw=true"
     )
-    assert train.read_bytes() == first
+
+    assert train.read_bytes() == generated.read_bytes()
+    test = generated_project / "data" / "01_raw" / "test.csv"
+    assert (project / "data" / "01_raw" / "test.csv").read_bytes() == test.read_bytes()

@@ -1,20 +1,31 @@
-"""RawCSVDataset: Kaggle-format load/save, clear load errors, and the overwrite guard."""
+"""Project datasets, for real: ``RawCSVDataset`` (Kaggle-format load/save, clear load errors, the
+overwrite guard) and ``OptionalModelRegistryDataset`` (on a temporary MLflow sqlite store)."""
 
 from __future__ import annotations
 
 import io
 import json
 import os
+import shutil
+from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 
+import mlflow
+import numpy as np
 import pandas as pd
 import pytest
 from kedro.config import OmegaConfigLoader
 from kedro.io import DataCatalog, DatasetError
 from kedro.pipeline import Node, Pipeline
+from kedro_viz.models.flowchart.node_metadata import DataNodeMetadata
+from kedro_viz.models.flowchart.nodes import GraphNode
+from mlflow.tracking import MlflowClient
+from sklearn.linear_model import LogisticRegression
 
 from cross_sell.datasets import (
     MANIFEST_NAME,
+    OptionalModelRegistryDataset,
     RawCSVDataset,
     RawFileFormatError,
     RawFileNotFoundError,
@@ -22,6 +33,7 @@ from cross_sell.datasets import (
 )
 from cross_sell.hooks import RawOverwriteGuardHook
 from cross_sell.settings import CONFIG_LOADER_ARGS
+from tests.robustness.support import new_mlflow_store, use_mlflow_store
 
 # Invented rows in the Kaggle train.csv format, byte for byte (LF endings, floats written "28.0").
 KAGGLE_TRAIN = (
@@ -142,6 +154,25 @@ def test_describe_and_preview(kaggle_file):
     assert dataset.exists()
 
 
+def test_kedro_viz_previews_the_raw_file_as_a_table(kaggle_file):
+    """kedro-viz's own metadata model: it takes the preview type from the name of ``preview``'s
+    return annotation, and renders a table only for ``TablePreview``."""
+    dataset = RawCSVDataset(filepath=str(kaggle_file))
+    node = GraphNode.create_data_node(
+        dataset_id="raw_train",
+        dataset_name="raw_train",
+        layer="raw",
+        tags=set(),
+        dataset=dataset,
+        modular_pipelines=set(),
+    )
+    DataNodeMetadata.set_is_all_previews_enabled(True)
+    metadata = DataNodeMetadata(data_node=node)
+    assert metadata.preview_type == "TablePreview"
+    assert metadata.preview["columns"][:3] == ["id", "Gender", "Age"]
+    assert len(metadata.preview["data"]) == 5
+
+
 def test_rejects_remote_paths_and_bad_overwrite_values():
     with pytest.raises(ValueError, match="local files only"):
         RawCSVDataset(filepath="s3://bucket/train.csv")
@@ -221,12 +252,12 @@ def test_guard_hook_refuses_before_any_raw_file_is_written(tmp_path, frame):
         [Node(lambda: (frame, frame), None, ["raw_train", "raw_test"], name="generate_node")]
     )
     with pytest.raises(RawFileOverwriteError, match=r"test\.csv"):
-        RawOverwriteGuardHook().before_pipeline_run({}, pipeline, catalog)
+        RawOverwriteGuardHook().before_pipeline_run(pipeline=pipeline, catalog=catalog)
     assert not (tmp_path / "train.csv").exists()
     assert users_test.read_bytes() == b"id\n1\n"
 
     forced = DataCatalog({"raw_test": RawCSVDataset(filepath=str(users_test), overwrite=True)})
-    RawOverwriteGuardHook().before_pipeline_run({}, pipeline, forced)  # no error
+    RawOverwriteGuardHook().before_pipeline_run(pipeline=pipeline, catalog=forced)  # no error
 
 
 def test_project_catalog_wires_overwrite_to_a_runtime_param():
@@ -246,3 +277,97 @@ def test_saved_file_has_a_plain_file_mode(tmp_path: Path) -> None:
     umask = os.umask(0)
     os.umask(umask)
     assert (tmp_path / "train.csv").stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+# ---------------------------------------------------------------------------- registered model
+FEATURES = pd.DataFrame({"age": [22.0, 35.0, 41.0, 58.0, 63.0, 29.0]})
+SRC_BUG = "src bug: OptionalModelRegistryDataset keys on the error code of any MlflowException"
+
+
+@pytest.fixture(scope="module")
+def registry(tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
+    """A real MLflow sqlite store holding small fitted sklearn models, registered as:
+
+    - ``cross_sell``: version 1 (``first``) is ``@champion``; version 2 (``second``, predicting
+      the opposite) has no alias;
+    - ``kept_out``: version 1, no alias (the alias was never set, or removed by hand);
+    - ``broken``: version 1 is ``@champion``, but its artifacts are gone (a wiped store).
+    """
+    root = tmp_path_factory.mktemp("registry")
+    uri = new_mlflow_store(root, tmp_path_factory)
+    first = LogisticRegression().fit(FEATURES, [0, 0, 1, 1, 1, 0])
+    second = LogisticRegression().fit(FEATURES, [1, 1, 0, 0, 0, 1])
+    with use_mlflow_store(uri):
+        client = MlflowClient()
+        uris = {}
+        for name, model in {"first": first, "second": second, "broken": first}.items():
+            with mlflow.start_run():
+                uris[name] = mlflow.sklearn.log_model(
+                    model, name=name, pip_requirements=["scikit-learn"]
+                ).model_uri
+        for registered, logged in [
+            ("cross_sell", "first"),
+            ("cross_sell", "second"),
+            ("kept_out", "first"),
+            ("broken", "broken"),
+        ]:
+            mlflow.register_model(uris[logged], registered)
+        client.set_registered_model_alias("cross_sell", "champion", "1")
+        client.set_registered_model_alias("broken", "champion", "1")
+        broken = client.get_logged_model(uris["broken"].removeprefix("models:/"))
+        shutil.rmtree(broken.artifact_location.removeprefix("file://"))
+    return SimpleNamespace(uri=uri, first=first, second=second)
+
+
+@pytest.fixture
+def store(registry: SimpleNamespace) -> Iterator[SimpleNamespace]:
+    with use_mlflow_store(registry.uri):
+        yield registry
+
+
+def test_optional_registry_dataset_loads_none_when_no_such_model_is_registered(store):
+    dataset = OptionalModelRegistryDataset(model_name="not_yet_trained", alias="champion")
+    assert dataset.load() is None
+    assert dataset.exists() is False
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=f"{SRC_BUG}: a missing alias is INVALID_PARAMETER_VALUE, so load and exists raise",
+)
+def test_optional_registry_dataset_loads_none_when_the_alias_is_missing(store):
+    dataset = OptionalModelRegistryDataset(model_name="kept_out", alias="champion")
+    assert dataset.exists() is False
+    assert dataset.load() is None
+
+
+def test_optional_registry_dataset_loads_the_model_the_alias_points_at(store):
+    dataset = OptionalModelRegistryDataset(model_name="cross_sell", alias="champion")
+    assert dataset.exists() is True
+    loaded = dataset.load()
+    assert isinstance(loaded, mlflow.pyfunc.PyFuncModel)
+    expected = store.first.predict(FEATURES)
+    assert (expected != store.second.predict(FEATURES)).all()  # version 2 would differ
+    np.testing.assert_array_equal(loaded.predict(FEATURES), expected)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=f"{SRC_BUG}: artifacts gone are RESOURCE_DOES_NOT_EXIST too, so load returns None",
+)
+def test_a_registered_model_whose_artifacts_are_gone_is_an_error_not_none(store):
+    dataset = OptionalModelRegistryDataset(model_name="broken", alias="champion")
+    # None would tell the promotion gate "no @champion yet" and promote any challenger.
+    with pytest.raises(DatasetError):
+        dataset.load()
+
+
+def test_project_catalog_reads_the_champion_alias_or_the_one_given_at_run_time():
+    """`registered_champion` is cross_sell@champion; `--params=model_alias=<alias>` changes it."""
+    conf = Path(__file__).parents[1] / "conf"
+    for runtime_params, expected in [(None, "champion"), ({"model_alias": "challenger"}, None)]:
+        config = OmegaConfigLoader(str(conf), runtime_params=runtime_params, **CONFIG_LOADER_ARGS)
+        entry = config["catalog"]["registered_champion"]
+        dataset = DataCatalog.from_config({"registered_champion": entry})["registered_champion"]
+        assert isinstance(dataset, OptionalModelRegistryDataset)
+        assert dataset.model_uri == f"models:/cross_sell@{expected or 'challenger'}"

@@ -1,9 +1,9 @@
 """notebooks/explore_cross_sell.ipynb runs top to bottom on a trained project, so it cannot rot.
 
 It is executed with nbclient (the ``python3`` kernel: jupyter_client starts it with this test's
-interpreter) from the ``notebooks/`` folder of a trained project copy, where
-``%load_ext kedro.ipython`` finds the project by walking up to its pyproject.toml. One model is
-removed first: the notebook must list only the models that exist.
+interpreter) from the ``notebooks/`` folder of a copy of the session's trained project (its data
+and its MLflow store), where ``%load_ext kedro.ipython`` finds the project by walking up to its
+pyproject.toml and kedro-mlflow points MLflow at the copy's store.
 """
 
 from __future__ import annotations
@@ -13,10 +13,12 @@ import shutil
 from pathlib import Path
 
 import nbformat
+import pandas as pd
 import pytest
 from nbclient import NotebookClient
 
-from tests.conftest import REPO, make_project_copy
+from tests.conftest import REPO
+from tests.robustness.support import clone_trained_project
 
 NOTEBOOK = REPO / "notebooks" / "explore_cross_sell.ipynb"
 
@@ -43,17 +45,12 @@ def test_notebook_is_stored_without_outputs() -> None:
 def test_notebook_runs_on_a_trained_project(
     trained_project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    project = make_project_copy(tmp_path / "project")
-    shutil.copytree(trained_project / "data", project / "data", dirs_exist_ok=True)
-    models = project / "data" / "06_models"
-    champion = json.loads((models / "champion.json").read_text())["name"]
-    trained = sorted(p.name.removesuffix(".pkl") for p in models.glob("*.pkl") if p.is_dir())
-    removed = next(name for name in trained if name not in {champion, "champion_model"})
-    shutil.rmtree(models / f"{removed}.pkl")
+    project = clone_trained_project(trained_project, tmp_path / "project")
     (project / "notebooks").mkdir()
     shutil.copy2(NOTEBOOK, project / "notebooks" / NOTEBOOK.name)
-    # The kernel inherits this environment: a throw-away MLflow store, no telemetry.
+    # The kernel inherits this environment: the copy's MLflow store, no telemetry.
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{project / 'mlflow.db'}")
+    monkeypatch.delenv("MLFLOW_REGISTRY_URI", raising=False)
     monkeypatch.setenv("DO_NOT_TRACK", "1")
     monkeypatch.setenv("KEDRO_DISABLE_TELEMETRY", "1")
     monkeypatch.setenv("PYTHONWARNINGS", "ignore")
@@ -68,12 +65,17 @@ def test_notebook_runs_on_a_trained_project(
 
     code = [cell for cell in notebook.cells if cell.cell_type == "code"]
     images = [o for c in code for o in c.outputs if "image/png" in o.get("data", {})]
-    assert len(images) >= 2  # response rate by feature, by age band
+    assert len(images) == 2  # response rate by feature, by age band
     output = "\n".join(_text(c) for c in code)
-    listed_line = next(line for line in output.splitlines() if "trained models:" in line)
-    listed = set(listed_line.split("trained models:")[1].strip().split(", "))
-    still_trained = {name for name in trained if name not in {removed, "champion_model"}}
-    assert listed == still_trained, listed_line
-    scores = next(text for text in map(_text, code) if "mean_probability" in text)
-    assert all(name in scores for name in still_trained), scores
-    assert f"champion: {champion}" in output
+    champion = json.loads(
+        (project / "data" / "08_reporting" / "evaluation" / "champion.json").read_text()
+    )
+    assert f"champion: {champion['name']} (selected by validation roc_auc)" in output
+    assert f"contact threshold {champion['threshold']:.3f}" in output
+    models = pd.read_csv(project / "data" / "08_reporting" / "evaluation" / "model_comparison.csv")
+    table = next(_text(c) for c in code if "test.roc_auc" in _text(c))
+    assert all(name in table for name in models["model"]), table
+    # The first run was promoted: the registered @champion is this run's champion_model, and
+    # the notebook checked that both give the same probabilities for raw test rows.
+    assert "this run's champion promoted: True" in output
+    assert "registered @champion scores like champion_model: True" in output

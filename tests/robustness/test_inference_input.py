@@ -1,18 +1,27 @@
 """The bad-input corpus on the inference side: the batch ``inference`` pipeline, for real.
 
-Every case scores a raw ``test.csv`` broken in one way with the project's real catalog (conf/
-in a temporary project folder), after a good run on the clean file wrote its predictions.
-Per-row problems go to the rejects file (one line per violation: id, column, rule, value, row)
-and the other rows are scored exactly as in the good run; whole-file problems stop the run with
-the exact error and write nothing. Harmless differences (column order, an extra or a Response
-column, Windows line endings, one row) score like the clean file, to the bit.
+A real MLflow sqlite store holds ``cross_sell@champion``: the servable model logged as
+``kedro run`` logs it (``support.register_servable_model``). Every case scores a raw ``test.csv``
+broken in one way with the project's real catalog (conf/ in a temporary project folder: the
+model is read through ``registered_champion``), after a good run on the clean file wrote its
+predictions. Per-row problems go to the rejects file (one line per violation: id, column, rule,
+value, row) and the other rows are scored exactly as in the good run; whole-file problems stop
+the run with the exact error and write nothing. Harmless differences (column order, an extra or
+a Response column, Windows line endings, one row) score like the clean file, to the bit.
+
+The same per-row corpus sent to the registered model itself (what ``mlflow models serve`` runs
+for a ``text/csv`` request: ``pd.read_csv`` of the body, then ``predict``) rejects the whole
+request, naming the column, the rule and the id.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import io
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import SimpleNamespace
 
+import mlflow
 import pandas as pd
 import pytest
 from kedro.io import DatasetError
@@ -21,10 +30,16 @@ from kedro.runner import SequentialRunner
 from cross_sell.datasets import RawFileFormatError
 from cross_sell.pipelines.data_engineering.schema import RawDataValidationError
 from cross_sell.pipelines.inference import create_pipeline
-from tests.pipelines.inference.conftest import THRESHOLD, fit_champion
+from cross_sell.pipelines.inference.nodes import InvalidScoringRequestError
 from tests.robustness import corpus
 from tests.robustness.corpus import CELL_CASES, CellCase
-from tests.robustness.support import ProjectFolder
+from tests.robustness.support import (
+    ProjectFolder,
+    fit_small_champion,
+    new_mlflow_store,
+    register_servable_model,
+    use_mlflow_store,
+)
 
 RAW = "data/01_raw/test.csv"
 PREDICTIONS = "data/07_model_output/predictions.csv"
@@ -38,7 +53,7 @@ def run(project: ProjectFolder, content: bytes) -> None:
     path = project.path(RAW)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(content)
-    SequentialRunner().run(PIPELINE, project.catalog("inference.max_reject_share"))
+    SequentialRunner().run(PIPELINE, project.catalog(PIPELINE))
 
 
 def clean_file() -> pd.DataFrame:
@@ -46,25 +61,36 @@ def clean_file() -> pd.DataFrame:
 
 
 @pytest.fixture(scope="module")
-def good_run(tmp_path_factory: pytest.TempPathFactory) -> ProjectFolder:
-    """A project folder with a champion, after scoring the clean file once."""
+def store(tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
+    """A real MLflow store whose ``cross_sell@champion`` is a small, real servable model."""
+    uri = new_mlflow_store(tmp_path_factory.mktemp("inference_store"), tmp_path_factory)
+    with use_mlflow_store(uri):
+        version = register_servable_model(fit_small_champion())
+        model = mlflow.pyfunc.load_model("models:/cross_sell@champion")
+    return SimpleNamespace(uri=uri, version=version, model=model)
+
+
+@pytest.fixture(scope="module")
+def good_run(store: SimpleNamespace, tmp_path_factory: pytest.TempPathFactory) -> ProjectFolder:
+    """A project folder after scoring the clean file once with ``cross_sell@champion``."""
     project = ProjectFolder(tmp_path_factory.mktemp("inference_input") / "project")
-    with pytest.MonkeyPatch.context() as patch:
+    with pytest.MonkeyPatch.context() as patch, use_mlflow_store(store.uri):
         patch.chdir(project.root)
-        catalog = project.catalog()
-        catalog.save("champion_model", fit_champion())
-        catalog.save("contact_threshold", THRESHOLD)
         run(project, corpus.csv_bytes(clean_file()))
     return project
 
 
 @pytest.fixture
 def project(
-    good_run: ProjectFolder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> ProjectFolder:
+    good_run: ProjectFolder,
+    store: SimpleNamespace,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[ProjectFolder]:
     project = good_run.clone(tmp_path / "project")
     monkeypatch.chdir(project.root)
-    return project
+    with use_mlflow_store(store.uri):
+        yield project
 
 
 def good_predictions(project: ProjectFolder) -> pd.DataFrame:
@@ -78,6 +104,20 @@ def latest(project: ProjectFolder, versioned: str, dtype=None) -> pd.DataFrame:
 
 
 # ---------------------------------------------------------------------------- works
+def test_the_good_run_scored_every_row_with_the_registered_champion(
+    good_run: ProjectFolder, store: SimpleNamespace
+) -> None:
+    predictions = good_predictions(good_run)
+    assert predictions.columns[:5].tolist() == ["id", "probability", "rank", "decile", "contact"]
+    assert sorted(predictions["id"]) == clean_file()["id"].tolist()
+    served = store.model.predict(clean_file()).set_index("id").loc[predictions["id"]]
+    pd.testing.assert_series_equal(
+        predictions.set_index("id")["probability"], served["probability"], check_exact=True
+    )
+    assert predictions["contact"].tolist() == served["contact"].tolist()
+    assert 0 < predictions["contact"].sum() < N_ROWS  # the model's own threshold decides
+
+
 @pytest.mark.parametrize(
     "edit",
     [
@@ -107,16 +147,9 @@ def test_harmless_differences_score_bit_identically(
 def test_a_one_row_file_is_scored_rank_1_decile_1(project: ProjectFolder) -> None:
     run(project, corpus.csv_bytes(clean_file().iloc[[7]]))
     scored = latest(project, PREDICTIONS)
-    good = good_predictions(project).set_index("id").loc[500_008]
-    assert scored.to_dict("records") == [
-        {
-            "id": 500_008,
-            "probability": good["probability"],
-            "rank": 1,
-            "decile": 1,
-            "contact": good["contact"],
-        }
-    ]
+    good = good_predictions(project)
+    expected = good[good["id"] == 500_008].assign(rank=1, decile=1).reset_index(drop=True)
+    pd.testing.assert_frame_equal(scored, expected, check_exact=True)
 
 
 # ---------------------------------------------------------------------------- per-row problems
@@ -128,6 +161,7 @@ def _rejected(project: ProjectFolder, ids: list[int]) -> pd.DataFrame:
     pd.testing.assert_series_equal(
         scored["probability"], good.loc[scored.index, "probability"], check_exact=True
     )
+    assert scored["contact"].tolist() == good.loc[scored.index, "contact"].tolist()
     assert scored["rank"].tolist() == list(range(1, len(scored) + 1))
     return latest(project, REJECTS, dtype=str)
 
@@ -207,3 +241,24 @@ def test_a_broken_file_stops_the_run_and_writes_nothing(project: ProjectFolder, 
     assert str(raised) == message
     assert len(project.versions(PREDICTIONS)) == 1  # the good run's, untouched
     assert len(project.versions(REJECTS)) == 1
+
+
+# ---------------------------------------------------------------------------- the served model
+@pytest.mark.parametrize("case", list(ROW_CASES.values()), ids=list(ROW_CASES))
+def test_the_registered_model_rejects_a_request_with_a_bad_row_naming_the_column(
+    store: SimpleNamespace, case: CellCase
+) -> None:
+    """A ``text/csv`` request of 20 rows, one bad: nothing scored, an HTTP 400 naming the
+    column, the rule, the id and the value."""
+    frame = corpus.raw_frame(20, include_target=False)
+    request = pd.read_csv(io.BytesIO(corpus.with_cell(case)(frame)))
+    with pytest.raises(InvalidScoringRequestError) as info:
+        store.model.predict(request)
+    assert info.value.get_http_status_code() == 400
+    shown_id = "empty" if case.column == "id" else corpus.bad_id(frame)
+    example = f"id {shown_id} (value "
+    assert info.value.message.startswith(
+        "Invalid scoring request: 1 of 20 rows break the raw Kaggle schema"
+    )
+    assert f"  - column {case.column!r}: {case.rule}: 1 row, e.g. {example}" in info.value.message
+    assert store.model.predict(frame)["id"].tolist() == frame["id"].tolist()  # still serves

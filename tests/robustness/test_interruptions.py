@@ -1,85 +1,126 @@
-"""Nothing lost: interrupted tuning runs, a failing training run, versioned outputs.
+"""Nothing lost: interrupted tuning runs, a failing training run, reruns.
 
-On a copy of the session's ``trained_project`` (a finished ``kedro run``: models, both registry
-aliases, Optuna studies), for real (``python -m kedro run``):
+On a copy of the session's ``trained_project`` (a finished ``kedro run``: models, splits,
+``cross_sell`` version 1 as ``@champion``; no study: the default run does not tune), for real
+(``python -m kedro run``), three runs of ``kedro run --pipelines=tuning`` with a long budget,
+each stopped once the xgboost study holds two more completed trials:
 
-1. ``kedro run --pipelines=tuning`` with a long study, stopped by SIGTERM once the xgboost study
-   holds two more completed trials: every completed trial survives, the trial in progress is
-   marked FAIL and the MLflow run FAILED (``preflight.TerminationHook``);
-2. the same command again continues that study (new trials numbered after the old ones), and is
-   stopped by SIGKILL: again no completed trial is lost (the trial in progress stays RUNNING:
-   nothing can run on SIGKILL; samplers, pruners and the best trial ignore it);
-3. a training run (``kedro run``, one more xgboost trial) that fails in ``evaluation``: the
-   study grew by one trial from where SIGKILL left it, the MLflow run is FAILED, both aliases
-   (``cross_sell_classifier`` and ``cross_sell``) still point at the previous versions, and
-   every earlier model file in ``data/06_models`` is intact (the models fitted before the
-   failure are new versions next to them).
+1. by SIGTERM (``kill``, ``docker stop``): every completed trial survives, the trial in progress
+   is marked FAIL, the MLflow run is FAILED (``preflight.TerminationHook``), the models and the
+   registry are as they were;
+2. by SIGINT (Ctrl-C, sent to the process group as a terminal does): the same, and the run
+   continued the same study (new trials numbered after the old ones);
+3. by SIGKILL: again no completed trial is lost (the trial in progress stays RUNNING: nothing
+   can run on SIGKILL; samplers, pruners and the best trial ignore it).
+
+Then a training run (``kedro run --pipelines=evaluation``, a PipelineML like ``kedro run``)
+fails: the MLflow run is FAILED, no version is registered and ``@champion`` stays, and every
+file of the earlier MLflow runs (their logged models, the registered model) is intact.
 """
 
 from __future__ import annotations
 
-import shutil
+import os
 import signal
 import sqlite3
 import subprocess
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from kedro.io import CatalogConfigResolver
 from mlflow.tracking import MlflowClient
 
 from cross_sell import settings
+from cross_sell.pipeline_registry import register_pipelines
 from cross_sell.preflight import TerminationHook
-from tests.conftest import kedro_env, run_kedro
-from tests.robustness.support import ProjectFolder
+from tests.conftest import kedro_env, project_config, run_kedro
+from tests.robustness.support import REGISTERED_MODEL, REPO, clone_trained_project
 
+pytestmark = pytest.mark.slow
+
+# Quick trials (a quarter of the training rows), as many as it takes to be stopped.
 LONG_STUDY = (
-    "tuning.xgboost.n_trials=1000,tuning.xgboost.timeout=3600,tuning.random_forest.n_trials=0"
+    "tuning.xgboost.n_trials=1000,tuning.xgboost.timeout=3600,tuning.xgboost.train_fraction=0.25"
 )
-REGISTERED_MODELS = ("cross_sell_classifier", "cross_sell")
-MODELS = ("xgboost", "random_forest", "logistic_regression", "xgboost_tuned", "random_forest_tuned")
 Trial = tuple[int, str, float | None]  # number, state, value
 
 
-def clone_trained_project(source: Path, dest: Path) -> Path:
-    """Copy a trained project; point its MLflow store's artifact locations at the copy."""
-    shutil.copytree(source, dest, ignore=shutil.ignore_patterns("*.log"))
-    with sqlite3.connect(dest / "mlflow.db") as db:
-        for table, column in [
-            ("experiments", "artifact_location"),
-            ("runs", "artifact_uri"),
-            ("model_versions", "storage_location"),
-            ("logged_models", "artifact_location"),
-        ]:
-            db.execute(
-                f"UPDATE {table} SET {column} = replace({column}, ?, ?)",
-                (str(source), str(dest)),
-            )
-    return dest
-
-
 def xgboost_trials(project: Path) -> tuple[str, list[Trial]]:
-    """The xgboost study's name and its trials, read from the sqlite storage like a bystander."""
-    with sqlite3.connect(project / "data" / "06_models" / "optuna.db", timeout=30) as db:
-        rows = db.execute(
-            "SELECT s.study_name, t.number, t.state, v.value FROM trials t "
-            "JOIN studies s USING (study_id) LEFT JOIN trial_values v USING (trial_id) "
-            "WHERE s.study_name LIKE '%.xgboost.%' ORDER BY t.number"
-        ).fetchall()
+    """The xgboost study's name and its trials, read from the sqlite storage like a bystander
+    (``""`` and no trials before the first tuning run)."""
+    storage = project / "data" / "06_models" / "optuna.db"
+    if not storage.exists():
+        return "", []
+    with sqlite3.connect(storage, timeout=30) as db:
+        try:
+            rows = db.execute(
+                "SELECT s.study_name, t.number, t.state, v.value FROM trials t "
+                "JOIN studies s USING (study_id) LEFT JOIN trial_values v USING (trial_id) "
+                "WHERE s.study_name LIKE '%.xgboost.%' ORDER BY t.number"
+            ).fetchall()
+        except sqlite3.OperationalError as exc:
+            if "no such table" not in str(exc):
+                raise
+            return "", []  # a tuning run is creating the tables right now
     names = {row[0] for row in rows}
-    assert len(names) == 1, names
-    return names.pop(), [(number, state, value) for _, number, state, value in rows]
+    assert len(names) <= 1, names
+    return (names.pop() if names else ""), [(n, state, value) for _, n, state, value in rows]
 
 
 def completed(trials: list[Trial]) -> list[Trial]:
     return [trial for trial in trials if trial[1] == "COMPLETE"]
 
 
+def runs(project: Path) -> list[tuple[str, str]]:
+    """(run name, status) of the project's pipeline runs (not the nested trial runs), oldest
+    first."""
+    with sqlite3.connect(project / "mlflow.db") as db:
+        return db.execute(
+            "SELECT name, status FROM runs WHERE run_uuid NOT IN "
+            "(SELECT run_uuid FROM tags WHERE key = 'mlflow.parentRunId') ORDER BY start_time"
+        ).fetchall()
+
+
+def trial_runs(project: Path, parent: str) -> list[tuple[str, str]]:
+    """(run name, status) of the nested trial runs of the newest pipeline run named ``parent``."""
+    with sqlite3.connect(project / "mlflow.db") as db:
+        return db.execute(
+            "SELECT r.name, r.status FROM runs r JOIN tags t USING (run_uuid) "
+            "WHERE t.key = 'mlflow.parentRunId' AND t.value = "
+            "(SELECT run_uuid FROM runs WHERE name = ? ORDER BY start_time DESC LIMIT 1)",
+            (parent,),
+        ).fetchall()
+
+
+def registry(project: Path) -> tuple[str, list[str]]:
+    """The version ``@champion`` points at, and every version of ``cross_sell``."""
+    uri = f"sqlite:///{project / 'mlflow.db'}"
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    champion = client.get_model_version_by_alias(REGISTERED_MODEL, "champion").version
+    versions = client.search_model_versions(f"name = '{REGISTERED_MODEL}'")
+    return str(champion), sorted(str(version.version) for version in versions)
+
+
+def files(folder: Path, skip: Callable[[Path], bool] = lambda path: False) -> dict[str, bytes]:
+    return {
+        str(path.relative_to(folder)): path.read_bytes()
+        for path in sorted(folder.rglob("*"))
+        if path.is_file() and not skip(path)
+    }
+
+
+def models(project: Path) -> dict[str, bytes]:
+    """data/06_models but the Optuna study (which every tuning run extends, by design)."""
+    return files(project / "data" / "06_models", lambda path: path.name == "optuna.db")
+
+
 def start_kedro(project: Path, *args: str) -> subprocess.Popen:
-    """``python -m kedro <args>`` in the background; its output goes to ``process.log_path``."""
+    """``python -m kedro <args>`` in the background, in its own process group (as a shell job);
+    its output goes to ``process.log_path``."""
     log_path = project / f"kedro-{time.monotonic_ns()}.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
@@ -89,13 +130,14 @@ def start_kedro(project: Path, *args: str) -> subprocess.Popen:
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
+            start_new_session=True,
         )
     process.log_path = log_path
     return process
 
 
 def output_of(process: subprocess.Popen) -> str:
-    return process.log_path.read_text(errors="replace")
+    return " ".join(process.log_path.read_text(errors="replace").split())
 
 
 def wait_until(condition: Callable[[], bool], process: subprocess.Popen, limit: float = 300):
@@ -108,34 +150,62 @@ def wait_until(condition: Callable[[], bool], process: subprocess.Popen, limit: 
         time.sleep(0.2)
 
 
-def interrupt(project: Path, sig: signal.Signals) -> tuple[list[Trial], list[Trial], str, int]:
-    """Run the long study until two more trials complete, send ``sig``; trials before/after."""
+@dataclass
+class Stop:
+    """One tuning run stopped by a signal: the study before, at the signal and after it, the
+    run's output and exit code, and the state of the project right after."""
+
+    before: list[Trial]
+    at_signal: list[Trial]
+    after: list[Trial]
+    output: str
+    returncode: int
+    study: str
+    runs: list[tuple[str, str]]  # every pipeline run of the store
+    trial_runs: list[tuple[str, str]]  # the nested runs of the newest "tuning" run
+    models: dict[str, bytes]
+    registry: tuple[str, list[str]]
+
+
+def stop_tuning(project: Path, sig: signal.Signals) -> Stop:
+    """Run the long study until two more trials complete, then send ``sig`` (to the process
+    group for SIGINT, as Ctrl-C in a terminal does; to the process otherwise)."""
     _, before = xgboost_trials(project)
     target = len(completed(before)) + 2
     process = start_kedro(project, "run", "--pipelines=tuning", f"--params={LONG_STUDY}")
     wait_until(lambda: len(completed(xgboost_trials(project)[1])) >= target, process)
     at_signal = xgboost_trials(project)[1]
-    process.send_signal(sig)
+    if sig == signal.SIGINT:
+        os.killpg(process.pid, sig)
+    else:
+        process.send_signal(sig)
     returncode = process.wait(timeout=120)
-    return at_signal, xgboost_trials(project)[1], output_of(process), returncode
-
-
-def runs(project: Path) -> list[tuple[str, str]]:
-    """(run name, status) of every MLflow run of the project's store, oldest first."""
-    with sqlite3.connect(project / "mlflow.db") as db:
-        return db.execute("SELECT name, status FROM runs ORDER BY start_time").fetchall()
+    study, after = xgboost_trials(project)
+    return Stop(
+        before,
+        at_signal,
+        after,
+        output_of(process),
+        returncode,
+        study,
+        runs(project),
+        trial_runs(project, "tuning"),
+        models(project),
+        registry(project),
+    )
 
 
 @dataclass
 class Interrupted:
-    """What the two interrupted tuning runs left behind."""
+    """A copy of the trained project, its state before, and three tuning runs of the same
+    study stopped one after the other: by SIGTERM, by SIGINT, by SIGKILL."""
 
     project: Path
-    study: str
-    initial: list[Trial]
-    sigterm: tuple[list[Trial], list[Trial], str, int]
-    sigkill: tuple[list[Trial], list[Trial], str, int]
-    runs: list[tuple[str, str]] = field(default_factory=list)
+    models: dict[str, bytes]
+    registry: tuple[str, list[str]]
+    sigterm: Stop
+    sigint: Stop
+    sigkill: Stop
 
 
 @pytest.fixture(scope="module")
@@ -143,97 +213,110 @@ def interrupted(trained_project: Path, tmp_path_factory: pytest.TempPathFactory)
     project = clone_trained_project(
         trained_project, tmp_path_factory.mktemp("interrupted") / "project"
     )
-    study, initial = xgboost_trials(project)
-    sigterm = interrupt(project, signal.SIGTERM)
-    sigkill = interrupt(project, signal.SIGKILL)
-    return Interrupted(project, study, initial, sigterm, sigkill, runs(project))
+    models_before, registry_before = models(project), registry(project)
+    return Interrupted(
+        project,
+        models_before,
+        registry_before,
+        *(stop_tuning(project, sig) for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGKILL)),
+    )
+
+
+def _assert_stopped_cleanly(stop: Stop, name: str, interrupted: Interrupted) -> None:
+    assert TerminationHook in {type(hook) for hook in settings.HOOKS}, (
+        "register TerminationHook() (cross_sell.preflight) in settings.HOOKS"
+    )
+    assert len(completed(stop.at_signal)) >= len(completed(stop.before)) + 2
+    assert set(completed(stop.at_signal)) <= set(completed(stop.after))  # none lost
+    assert stop.after[: len(stop.before)] == stop.before  # the same study, continued
+    assert stop.returncode == 1, stop.output[-3000:]
+    assert f"The run received {name} and stopped" in stop.output
+    assert "RUNNING" not in {state for _, state, _ in stop.after}  # in progress: FAIL
+    assert stop.after[-1][1] == "FAIL", stop.after[-3:]
+    # MLflow: the run FAILED; one finished nested run per trial it finished (complete or
+    # pruned), none for the one it failed, none RUNNING.
+    assert stop.runs[-1] == ("tuning", "FAILED")
+    finished = [number for number, _, _ in stop.after[len(stop.before) : -1]]
+    assert sorted(stop.trial_runs) == sorted((str(number), "FINISHED") for number in finished)
+    # Nothing else changed: the models (the interrupted node wrote nothing) and the registry.
+    assert stop.models == interrupted.models
+    assert stop.registry == interrupted.registry
 
 
 def test_sigterm_keeps_every_completed_trial_and_fails_the_run_cleanly(
     interrupted: Interrupted,
 ) -> None:
-    at_signal, after, output, returncode = interrupted.sigterm
-    assert TerminationHook in {type(hook) for hook in settings.HOOKS}, (
-        "register TerminationHook() (cross_sell.preflight) in settings.HOOKS"
-    )
-    assert len(completed(at_signal)) >= len(completed(interrupted.initial)) + 2
-    assert set(completed(at_signal)) <= set(completed(after))  # none lost
-    assert after[: len(interrupted.initial)] == interrupted.initial
-    assert returncode == 1
-    assert "RunTerminatedError: The run received SIGTERM and stopped" in " ".join(output.split())
-    assert "RUNNING" not in {state for _, state, _ in after}  # the trial in progress: FAIL
-    assert interrupted.runs[-2] == ("tuning", "FAILED")
+    assert interrupted.sigterm.before == []  # a new study (the default run does not tune)
+    _assert_stopped_cleanly(interrupted.sigterm, "SIGTERM", interrupted)
+
+
+def test_sigint_keeps_every_completed_trial_and_fails_the_run_cleanly(
+    interrupted: Interrupted,
+) -> None:
+    """Ctrl-C in the terminal: the same clean stop; the run continued the SIGTERM'd study."""
+    assert interrupted.sigint.before == interrupted.sigterm.after
+    assert interrupted.sigint.study == interrupted.sigterm.study
+    _assert_stopped_cleanly(interrupted.sigint, "SIGINT", interrupted)
 
 
 def test_the_rerun_continues_the_study_and_sigkill_loses_no_completed_trial(
     interrupted: Interrupted,
 ) -> None:
-    _, after_sigterm, _, _ = interrupted.sigterm
-    at_signal, after, _, returncode = interrupted.sigkill
-    assert returncode == -signal.SIGKILL
-    assert xgboost_trials(interrupted.project)[0] == interrupted.study  # the same study
-    assert after[: len(after_sigterm)] == after_sigterm  # continued, numbering after them
-    assert len(completed(after)) >= len(completed(after_sigterm)) + 2
-    assert set(completed(at_signal)) <= set(completed(after))
-    assert [state for _, state, _ in after].count("RUNNING") <= 1  # the one SIGKILL cut short
+    sigkill, previous = interrupted.sigkill, interrupted.sigint.after
+    assert sigkill.returncode == -signal.SIGKILL
+    assert sigkill.study == interrupted.sigterm.study  # the same study
+    assert sigkill.after[: len(previous)] == previous  # continued, numbered after
+    assert len(completed(sigkill.after)) >= len(completed(previous)) + 2
+    assert set(completed(sigkill.at_signal)) <= set(completed(sigkill.after))
+    assert [state for _, state, _ in sigkill.after].count("RUNNING") <= 1  # the one cut short
+    assert sigkill.runs[-1] == ("tuning", "RUNNING")  # nothing runs on SIGKILL
+    assert sigkill.registry == interrupted.registry
 
 
-def _models(project: Path) -> dict[str, bytes]:
-    """Every file of data/06_models but the study and its current best parameters (rewritten
-    by each tuning run by design: the study holds every trial)."""
-    folder = project / "data" / "06_models"
-    return {
-        str(path.relative_to(folder)): path.read_bytes()
-        for path in sorted(folder.rglob("*"))
-        if path.is_file() and path.name != "optuna.db" and "best_params" not in path.name
-    }
-
-
-def test_a_failing_training_run_keeps_the_models_the_aliases_and_the_study(
+def test_a_failing_training_run_keeps_the_registry_and_the_logged_models(
     interrupted: Interrupted,
 ) -> None:
+    """``evaluation`` is a training run too (a PipelineML: it registers a model version when
+    it ends); this one fails at its first node."""
     project = interrupted.project
-    uri = f"sqlite:///{project / 'mlflow.db'}"
-    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
-    aliases = {
-        name: client.get_model_version_by_alias(name, "champion").version
-        for name in REGISTERED_MODELS
-    }
-    versions = {
-        name: len(client.search_model_versions(f"name = '{name}'")) for name in REGISTERED_MODELS
-    }
-    models_before = _models(project)
-    _, trials_before = xgboost_trials(project)
+    registry_before = registry(project)
+    mlruns_before = files(project / "mlruns")
 
-    result = run_kedro(  # the training job; its first evaluation node fails
+    result = run_kedro(
         project,
         "run",
-        "--params=tuning.xgboost.n_trials=1,tuning.random_forest.n_trials=0,"
-        "evaluation.columns.target=no_such_column",
+        "--pipelines=evaluation",
+        "--params=columns.target=no_such_column",
         check=False,
     )
 
+    output = result.stdout + result.stderr
     assert result.returncode == 1
-    assert "no_such_column" in result.stdout + result.stderr
-    _, trials_after = xgboost_trials(project)
-    assert trials_after[:-1] == trials_before  # the study went on from where SIGKILL left it
-    assert trials_after[-1][0] == trials_before[-1][0] + 1
-    assert runs(project)[-1] == ("__default__", "FAILED")
-    for name in REGISTERED_MODELS:
-        assert client.get_model_version_by_alias(name, "champion").version == aliases[name]
-        assert len(client.search_model_versions(f"name = '{name}'")) == versions[name]
-    models_after = _models(project)
-    assert {k: v for k, v in models_after.items() if k in models_before} == models_before
-    # The models fitted before the failure were saved as new versions, next to the old ones.
-    new = {Path(name).parts[0] for name in set(models_after) - set(models_before)}
-    assert new and new <= {f"{model}.pkl" for model in MODELS}, new
-    assert len(ProjectFolder(project).versions("data/06_models/champion_model.pkl")) == 1
+    assert "no_such_column" in output
+    assert runs(project)[-1] == ("evaluation", "FAILED")
+    assert registry(project) == registry_before  # no new version, @champion unchanged
+    mlruns_after = files(project / "mlruns")  # every earlier run's artifacts, byte for byte
+    assert {k: v for k, v in mlruns_after.items() if k in mlruns_before} == mlruns_before
+    assert models(project) == interrupted.models
+    assert xgboost_trials(project)[1] == interrupted.sigkill.after  # the study as it was
 
 
-def test_models_and_predictions_are_versioned_datasets() -> None:
-    """A rerun adds a version next to the earlier ones instead of replacing them."""
-    config = ProjectFolder(Path(__file__).resolve().parents[2]).conf_catalog
-    pickles = [name for name, entry in config.items() if entry.get("filepath", "").endswith(".pkl")]
-    assert sorted(pickles) == ["champion_model", "{namespace}.model"]
-    for name in [*pickles, "predictions", "inference_rejects"]:
-        assert config[name].get("versioned") is True, name
+def test_earlier_models_and_predictions_are_never_replaced() -> None:
+    """Predictions and rejects are versioned files; models live in MLflow: each pickled model
+    is logged with its run (``MlflowArtifactDataset``) or, ``champion_model``, is the artifact
+    of the model version every training run registers."""
+    catalog = project_config(REPO, "catalog")
+    resolver = CatalogConfigResolver(catalog)
+    for name in ("predictions", "inference_rejects"):
+        assert catalog[name].get("versioned") is True, name
+    pickled = {
+        name: entry
+        for name, entry in catalog.items()
+        if str(entry.get("filepath") or entry.get("dataset", {}).get("filepath")).endswith(".pkl")
+    }
+    assert sorted(pickled) == ["champion_model", "{namespace}.model"]
+    logged = resolver.resolve_pattern("xgboost.model")
+    assert logged["type"] == "kedro_mlflow.io.artifacts.MlflowArtifactDataset", logged
+    training = register_pipelines()["__default__"]
+    assert training.inference.inputs() - {training.input_name} == {"champion_model"}
+    assert training.log_model_kwargs["registered_model_name"] == REGISTERED_MODEL

@@ -1,6 +1,6 @@
 """The bad-input corpus on the training side: ``data_engineering`` then the split, for real.
 
-Every case runs ``data_engineering`` + ``split_model_input_node`` with the project's real catalog
+Every case runs ``data_engineering`` + the split (``split_model_input``) with the project's real catalog
 (conf/ in a temporary project folder) over a raw ``train.csv`` broken in one way, after a good
 run wrote its outputs. A case either works (the same model input table as the clean file) or
 stops with the exact error naming the file, the column, the rule and example ids, and leaves the
@@ -22,6 +22,7 @@ from kedro.runner import SequentialRunner
 from sklearn.ensemble import RandomForestClassifier
 
 from cross_sell.datasets import RawFileFormatError
+from cross_sell.params import Columns, DataScience, Family
 from cross_sell.pipelines import data_engineering
 from cross_sell.pipelines.data_engineering.schema import RawDataValidationError
 from cross_sell.pipelines.data_science.nodes import (
@@ -54,10 +55,7 @@ def run(project: ProjectFolder, content: bytes) -> None:
     path = project.path(RAW)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(content)
-    catalog = project.catalog(
-        "data_engineering.max_error_examples", "data_science.columns", "data_science.split"
-    )
-    SequentialRunner().run(PIPELINE, catalog)
+    SequentialRunner().run(PIPELINE, project.catalog(PIPELINE))
 
 
 def outputs(project: ProjectFolder) -> dict[str, bytes]:
@@ -194,14 +192,19 @@ def test_too_few_rows_of_a_class_stop_at_the_split_naming_the_rule(project: Proj
     assert len(pd.read_parquet(project.path(OUTPUTS[0]))) == 12
 
 
+COLUMNS = Columns(
+    id="id",
+    target="response",
+    categorical=["region_code", "policy_sales_channel"],
+    capped=["annual_premium"],
+)
+SPLIT = DataScience(split={"validation_size": 0.1, "test_size": 0.2, "random_state": 42})
+
+
 def test_a_split_sklearn_cannot_stratify_is_explained_too() -> None:
     table = make_model_input_table(5, seed=0).assign(response=np.array([1, 1, 0, 0, 0], "int8"))
     with pytest.raises(ValueError, match=r"^model_input_table: cannot split 5 rows") as info:
-        split_model_input(
-            table,
-            {"id": "id", "target": "response"},
-            {"validation_size": 0.1, "test_size": 0.2, "random_state": 42},
-        )
+        split_model_input(table, COLUMNS, SPLIT)
     assert "scikit-learn cannot stratify it (The test_size = 1 should be greater" in str(info.value)
 
 
@@ -210,23 +213,13 @@ def test_fitted_forests_predict_bit_identically_call_after_call() -> None:
     """A forest fitted with n_jobs=-1 predicts single-threaded: thread order cannot change the
     sums of its trees' probabilities (it did in the last bits before the fix)."""
     table = make_model_input_table(3000, seed=3)
-    train, validation, _ = split_model_input(
-        table,
-        {"id": "id", "target": "response"},
-        {"validation_size": 0.1, "test_size": 0.2, "random_state": 42},
+    train, validation, _ = split_model_input(table, COLUMNS, SPLIT)
+    family = Family(
+        estimator="sklearn.ensemble.RandomForestClassifier",
+        kwargs={"n_estimators": 40, "min_samples_leaf": 5, "n_jobs": -1, "random_state": 0},
+        recipe={"name": "trees", "kwargs": {"min_frequency": 50}},
     )
-    family = {
-        "estimator": "sklearn.ensemble.RandomForestClassifier",
-        "kwargs": {"n_estimators": 40, "min_samples_leaf": 5, "n_jobs": -1, "random_state": 0},
-        "recipe": {"name": "trees", "kwargs": {"min_frequency": 50}},
-    }
-    columns = {
-        "id": "id",
-        "target": "response",
-        "categorical": ["region_code", "policy_sales_channel"],
-        "capped": ["annual_premium"],
-    }
-    model = fit_model(train, validation, family, columns)
+    model = fit_model(train, validation, family, COLUMNS)
     assert model.named_steps["classifier"].n_jobs == 1
     features = validation.drop(columns=["id", "response"])
     first = model.predict_proba(features)
