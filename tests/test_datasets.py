@@ -281,7 +281,6 @@ def test_saved_file_has_a_plain_file_mode(tmp_path: Path) -> None:
 
 # ---------------------------------------------------------------------------- registered model
 FEATURES = pd.DataFrame({"age": [22.0, 35.0, 41.0, 58.0, 63.0, 29.0]})
-SRC_BUG = "src bug: OptionalModelRegistryDataset keys on the error code of any MlflowException"
 
 
 @pytest.fixture(scope="module")
@@ -331,10 +330,6 @@ def test_optional_registry_dataset_loads_none_when_no_such_model_is_registered(s
     assert dataset.exists() is False
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=f"{SRC_BUG}: a missing alias is INVALID_PARAMETER_VALUE, so load and exists raise",
-)
 def test_optional_registry_dataset_loads_none_when_the_alias_is_missing(store):
     dataset = OptionalModelRegistryDataset(model_name="kept_out", alias="champion")
     assert dataset.exists() is False
@@ -351,10 +346,6 @@ def test_optional_registry_dataset_loads_the_model_the_alias_points_at(store):
     np.testing.assert_array_equal(loaded.predict(FEATURES), expected)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=f"{SRC_BUG}: artifacts gone are RESOURCE_DOES_NOT_EXIST too, so load returns None",
-)
 def test_a_registered_model_whose_artifacts_are_gone_is_an_error_not_none(store):
     dataset = OptionalModelRegistryDataset(model_name="broken", alias="champion")
     # None would tell the promotion gate "no @champion yet" and promote any challenger.

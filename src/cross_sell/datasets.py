@@ -19,17 +19,19 @@ import os
 import tempfile
 import threading
 from pathlib import Path, PurePosixPath
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NewType
 
 import mlflow.artifacts
 import pandas as pd
 from kedro.io import AbstractDataset, DatasetError
-from kedro_datasets._typing import TablePreview
 from kedro_mlflow.io.models import MlflowModelRegistryDataset
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 logger = logging.getLogger(__name__)
+
+TablePreview = NewType("TablePreview", dict)
+"""kedro-viz shows a table preview for a ``preview`` method annotated with this name."""
 
 MANIFEST_NAME = ".synthetic_manifest.json"
 """The manifest (file name -> SHA-256 of the bytes written) kept next to the raw files."""
@@ -318,23 +320,24 @@ class OptionalModelRegistryDataset(MlflowModelRegistryDataset):
     """kedro-mlflow's ``MlflowModelRegistryDataset`` that loads ``None`` when the model or alias
     does not exist yet (the plugin's raises): the promotion gate's first run has no champion."""
 
-    def _exists(self) -> bool:
+    def _aliased_version(self) -> str | None:
+        """The version the alias points at; None if the model or the alias does not exist."""
         try:
-            MlflowClient().get_model_version_by_alias(self.model_name, self.alias)
+            model = MlflowClient().get_registered_model(self.model_name)
         except MlflowException as exc:
             if exc.error_code != "RESOURCE_DOES_NOT_EXIST":
                 raise
-            return False
-        return True
+            return None
+        return model.aliases.get(self.alias)
+
+    def _exists(self) -> bool:
+        return self._aliased_version() is not None
 
     def _load(self) -> Any:
-        try:
-            return super()._load()
-        except MlflowException as exc:
-            if exc.error_code != "RESOURCE_DOES_NOT_EXIST":
-                raise
+        if self._aliased_version() is None:
             logger.info("No registered model at %s yet", self.model_uri)
             return None
+        return super()._load()  # a missing artifact store is an error, not "no champion"
 
 
 class ModelVersionReferenceDataset(AbstractDataset[None, "pd.DataFrame | None"]):
@@ -380,7 +383,7 @@ class ModelVersionReferenceDataset(AbstractDataset[None, "pd.DataFrame | None"])
     def _exists(self) -> bool:
         """Whether the alias names a version (whose reference may still be missing: ``None``)."""
         try:
-            self._version()
+            self._aliased_version()
         except MlflowException as exc:
             if exc.error_code != "RESOURCE_DOES_NOT_EXIST":
                 raise
@@ -388,7 +391,7 @@ class ModelVersionReferenceDataset(AbstractDataset[None, "pd.DataFrame | None"])
         return True
 
     def load(self) -> pd.DataFrame | None:
-        version = self._version()
+        version = self._aliased_version()
         where = f"{self.model_name}@{self.alias} (version {version.version}, run {version.run_id})"
         with tempfile.TemporaryDirectory() as folder:
             try:
