@@ -7,6 +7,7 @@ from cross_sell.pipelines import (
     data_science,
     evaluation,
     inference,
+    spark_inference,
     synthetic_data,
     tuning,
 )
@@ -30,6 +31,7 @@ def register_pipelines() -> dict[str, Pipeline]:
         "data_science": data_science.create_pipeline(),
         "tuning": tuning.create_pipeline(),
         "inference": inference.create_pipeline(),
+        "spark_inference": spark_inference.create_pipeline(),  # kedro run --env spark
     }
     pipelines |= {family: create_family_pipeline(family) for family in FAMILIES}
     pipelines |= {f"{f}_tuned": create_tuned_family_pipeline(f) for f in TUNED_FAMILIES}
