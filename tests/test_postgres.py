@@ -23,29 +23,38 @@ from contextlib import closing
 from pathlib import Path
 
 import joblib
+import mlflow
 import optuna
 import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
 
 from cross_sell.datasets import RawCSVDataset
+from cross_sell.params import Columns, DataScience
 from cross_sell.pipelines.data_engineering.nodes import clean_raw_table
+from cross_sell.pipelines.data_science.nodes import split_model_input
 from cross_sell.pipelines.synthetic_data.nodes import generate_train
-from tests.conftest import kedro_env, make_project_copy
+from tests.conftest import (
+    FAST_TRAINING,
+    kedro_env,
+    make_project_copy,
+    mlflow_uri,
+    project_config,
+)
+
+pytestmark = pytest.mark.slow  # concurrent tuning workers and a training run on PostgreSQL
 
 # libpq form (psycopg2.connect); SQLAlchemy (Optuna, MLflow) gets `postgresql+psycopg2://`:
 # SQLAlchemy 2.1 maps a bare `postgresql://` to psycopg 3, which the project does not install.
 ADMIN_URL = os.environ.get(
     "CROSS_SELL_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test"
 ).replace("postgresql+psycopg2://", "postgresql://")
+
 N_ROWS = 4000
 TRIALS_PER_WORKER = 3
-# Small and fast: few trials per worker; the forest study gets one trial per worker.
-TUNING_PARAMS = (
-    f"tuning.xgboost.n_trials={TRIALS_PER_WORKER},tuning.random_forest.n_trials=1,"
-    "random_forest.kwargs.n_estimators=10"
-)
-TRIAL_LOG = re.compile(r"(\w+) trial (\d+) (COMPLETE|PRUNED|FAIL)")
+TUNING_PARAMS = f"tuning.xgboost.n_trials={TRIALS_PER_WORKER}"  # small and fast
+# tuning's line per trial: "xgboost trial 2/3 (#5) COMPLETE: ..." (k/N of this run, #study number)
+TRIAL_LOG = re.compile(r"(\w+) trial \d+/\d+ \(#(\d+)\) (COMPLETE|PRUNED|FAIL)")
 
 
 def _connect(url: str):
@@ -94,15 +103,22 @@ def raw_train() -> pd.DataFrame:
     return generate_train({"n_train": N_ROWS, "n_test": 2, "seed": 7})
 
 
-def _project_with(dest: Path, raw_train: pd.DataFrame, clean: bool = False) -> Path:
-    """A project copy holding ``raw_train`` as its raw file, or (``clean``) its model input table."""
+def _project_with(dest: Path, raw_train: pd.DataFrame, split: bool = False) -> Path:
+    """A project copy holding ``raw_train`` as its raw file and (``split``) its model input
+    table and the splits that ``tuning`` reads, made by ``data_science``'s split node."""
     project = make_project_copy(dest)
-    if clean:
-        clean_raw_table(raw_train).to_parquet(
-            project / "data" / "05_model_input" / "model_input_table.parquet"
+    RawCSVDataset(filepath=project / "data" / "01_raw" / "train.csv").save(raw_train)
+    if split:
+        parameters = project_config(project, "parameters")
+        table = clean_raw_table(raw_train)
+        table.to_parquet(project / "data" / "05_model_input" / "model_input_table.parquet")
+        parts = split_model_input(
+            table,
+            Columns(**parameters["columns"]),
+            DataScience(**parameters["data_science"]),
         )
-    else:
-        RawCSVDataset(filepath=project / "data" / "01_raw" / "train.csv").save(raw_train)
+        for name, part in zip(("train_set", "validation_set", "test_set"), parts, strict=True):
+            part.to_parquet(project / "data" / "05_model_input" / f"{name}.parquet")
     return project
 
 
@@ -143,7 +159,7 @@ def test_tuning_workers_share_one_study_on_postgres(
     """Two concurrent `kedro run --pipelines=tuning` fill ONE study; the refit uses its best."""
     storage = create_database("optuna")
     # Two workers, as on two machines: own project copies, same data and configuration.
-    workers = [_project_with(tmp_path / f"worker_{i}", raw_train, clean=True) for i in (1, 2)]
+    workers = [_project_with(tmp_path / f"worker_{i}", raw_train, split=True) for i in (1, 2)]
     # The two documented ways to name the storage: worker 1 by environment variable, worker 2
     # by conf/local/credentials.yml (exported by kedro-mlflow's `server.credentials`).
     env = {worker: kedro_env(worker) for worker in workers}
@@ -214,8 +230,7 @@ def test_tuning_workers_share_one_study_on_postgres(
     best = study.best_params
     written = json.loads((refit / "data/06_models/xgboost_best_params.json").read_text())
     assert written == pytest.approx(best)
-    model_file = max((refit / "data/06_models/xgboost_tuned.pkl").glob("*/xgboost_tuned.pkl"))
-    classifier = joblib.load(model_file).steps[-1][1]
+    classifier = joblib.load(refit / "data/06_models/xgboost_tuned.pkl").steps[-1][1]
     assert {name: classifier.get_params()[name] for name in best} == pytest.approx(best)
 
 
@@ -276,28 +291,40 @@ def mlflow_server(create_database, tmp_path_factory: pytest.TempPathFactory) -> 
         log.close()
 
 
-def test_kedro_run_logs_to_an_mlflow_server_on_postgres(
+def test_the_training_job_logs_and_registers_on_an_mlflow_server_on_postgres(
     mlflow_server: dict, raw_train: pd.DataFrame, tmp_path: Path
 ) -> None:
-    """`kedro run` with MLFLOW_TRACKING_URI=http://...: the run is read back from the server."""
+    """`kedro run` with MLFLOW_TRACKING_URI=http://...: the run, its artifacts and the registered
+    ``cross_sell@champion`` are read back from the server."""
     project = _project_with(tmp_path / "project", raw_train)
     env = kedro_env(project) | {"MLFLOW_TRACKING_URI": mlflow_server["url"]}
-    _finish(_kedro(project, env, "run", "--pipelines=data_engineering"), project, "kedro run")
+    _finish(_kedro(project, env, "run", f"--params={FAST_TRAINING}"), project, "kedro run")
+    assert not (project / "mlflow.db").exists(), "the run went to a local store"
 
-    client = MlflowClient(tracking_uri=mlflow_server["url"])
+    client = MlflowClient(tracking_uri=mlflow_server["url"], registry_uri=mlflow_server["url"])
     experiment = client.get_experiment_by_name("cross_sell")
     assert experiment is not None, "the run did not reach the server"
     runs = client.search_runs([experiment.experiment_id])
-    assert len(runs) == 1
-    run = runs[0]
+    (run,) = runs
     assert run.info.status == "FINISHED"
-    assert run.data.tags["data.raw_train.rows"] == str(N_ROWS)  # LineageHooks
-    assert run.data.params["data_engineering.max_error_examples"] == "5"  # kedro-mlflow
-    assert run.data.metrics["time.pipeline"] > 0  # NodeTimingHooks
-    assert "time.node.clean_raw_table_node" in run.data.metrics
-    assert not (project / "mlflow.db").exists(), "the run went to a local store"
-
-    # The server keeps it in PostgreSQL.
+    assert run.data.params["data_science.split.test_size"] == "0.2"  # kedro-mlflow, flattened
+    assert run.data.metrics["promotion.promoted"] == 1.0
+    assert [d.dataset.name for d in run.inputs.dataset_inputs] == ["raw_train"]  # mlflow.data
+    # artifacts go through the server (proxied to its --artifacts-destination)
+    assert "evaluation/plots/roc_curves.png" in {
+        a.path for a in client.list_artifacts(run.info.run_id, "evaluation/plots")
+    }
+    version = client.get_model_version_by_alias("cross_sell", "champion")
+    assert (version.version, version.run_id) == ("1", run.info.run_id)
     with closing(_connect(mlflow_server["backend"])) as connection, connection.cursor() as cursor:
         cursor.execute("SELECT status FROM runs WHERE run_uuid = %s", (run.info.run_id,))
         assert cursor.fetchone() == ("FINISHED",)
+        cursor.execute("SELECT name, version FROM model_versions")
+        assert cursor.fetchall() == [("cross_sell", 1)]
+    # the registered model, downloaded through the server, scores raw rows
+    with mlflow_uri(mlflow_server["url"]):
+        scores = mlflow.pyfunc.load_model("models:/cross_sell@champion").predict(
+            raw_train.drop(columns="Response").head(5)
+        )
+    assert scores.columns.tolist()[:3] == ["id", "probability", "contact"]
+    assert len(scores) == 5

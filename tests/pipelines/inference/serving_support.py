@@ -1,8 +1,9 @@
 """Helpers for the serving tests: start ``mlflow models serve``, call it, build a servable model.
 
-``serve_model(model_uri)`` is the piece an end-to-end fixture needs: it starts the real MLflow
-scoring server (``mlflow models serve --env-manager local``) on a free localhost port, waits for
-``/ping`` and stops the server (its whole process group) on exit.
+``serve_model(model_uri)`` starts the real MLflow scoring server (``mlflow models serve
+--env-manager local``) on a free localhost port, waits for ``/ping`` and stops the server (its
+whole process group) on exit; ``tests/conftest.py``'s ``served_champion`` runs one per session.
+``log_servable_model`` builds, in-process, the model a training run logs and registers.
 """
 
 from __future__ import annotations
@@ -30,7 +31,6 @@ from kedro.pipeline import Node, Pipeline
 from kedro_mlflow.mlflow import KedroPipelineModel
 from kedro_mlflow.pipeline.pipeline_ml import PipelineML
 
-from cross_sell.pipelines.inference.hooks import ServableModelHook
 from cross_sell.pipelines.inference.serving import create_training_ml_pipeline
 
 SERVER_START_TIMEOUT = 240  # seconds; the server imports mlflow, kedro and sklearn on 2 busy cores
@@ -42,7 +42,7 @@ class ServedModel:
 
     url: str
     raw_rows: pd.DataFrame  # raw Kaggle rows (test.csv format)
-    batch_predictions: pd.DataFrame  # data/07_model_output/predictions.csv for those rows
+    batch_predictions: pd.DataFrame  # the batch job's predictions.csv for those rows
 
 
 def free_port() -> int:
@@ -142,32 +142,27 @@ def dataframe_split(frame: pd.DataFrame) -> str:
 def stand_in_training() -> Pipeline:
     """A training pipeline's shape only: it outputs what the served pipeline reads."""
 
-    def train() -> tuple[Any, dict]:  # never run: the tests save the outputs themselves
+    def train() -> Any:  # never run: the tests save the champion themselves
         raise NotImplementedError
 
-    return Pipeline(
-        [Node(train, None, ["champion_model", "contact_threshold"], name="stand_in_train_node")]
-    )
+    return Pipeline([Node(train, None, "champion_model", name="stand_in_train_node")])
 
 
-def log_servable_model(
-    pipeline_ml: PipelineML,
-    catalog: DataCatalog,
-    champion: Any,
-    threshold: dict[str, Any],
-    save_to: Path | None = None,
-) -> None:
-    """What a ``kedro run`` of ``pipeline_ml`` does around its nodes, without the nodes.
+def servable_pipeline() -> PipelineML:
+    """``create_training_ml_pipeline`` around the stand-in training."""
+    return create_training_ml_pipeline(stand_in_training())
 
-    ``ServableModelHook.before_pipeline_run``; "training" saves the champion and threshold; then
-    kedro-mlflow's ``after_pipeline_run`` (a ``KedroPipelineModel`` of the served pipeline with
-    the artifacts' files, logged with ``log_model_kwargs``, to the active run, or saved to
-    ``save_to``); then ``ServableModelHook.after_pipeline_run`` (the alias).
+
+def log_servable_model(catalog: DataCatalog, champion: Any, save_to: Path | None = None) -> None:
+    """What kedro-mlflow does at the end of a ``kedro run`` of a training ``PipelineML``.
+
+    "Training" saves ``champion`` (a classifier with its contact threshold) as
+    ``champion_model``; then a ``KedroPipelineModel`` of the served pipeline, with that file as
+    its artifact, is logged with the pipeline's ``log_model_kwargs`` to the active run (and
+    registered as a new version of ``cross_sell``), or saved to the folder ``save_to``.
     """
-    hook = ServableModelHook()
-    hook.before_pipeline_run(pipeline=pipeline_ml, catalog=catalog)
+    pipeline_ml = servable_pipeline()
     catalog.save("champion_model", champion)
-    catalog.save("contact_threshold", threshold)
     model = KedroPipelineModel(
         pipeline=pipeline_ml.inference,
         catalog=catalog,
@@ -183,11 +178,3 @@ def log_servable_model(
             for key in ("name", "registered_model_name"):
                 kwargs.pop(key)
             mlflow.pyfunc.save_model(save_to, python_model=model, artifacts=artifacts, **kwargs)
-    if mlflow.active_run():
-        mlflow.end_run()
-    hook.after_pipeline_run()
-
-
-def servable_pipeline() -> PipelineML:
-    """``create_training_ml_pipeline`` around the stand-in training."""
-    return create_training_ml_pipeline(stand_in_training())

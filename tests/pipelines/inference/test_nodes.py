@@ -8,22 +8,27 @@ import numpy as np
 import pandas as pd
 import pytest
 from mlflow.exceptions import MlflowException
+from pydantic import ValidationError
 
+from cross_sell.params import Inference
 from cross_sell.pipelines.data_engineering.nodes import clean_raw_table
 from cross_sell.pipelines.data_engineering.schema import RawDataValidationError
 from cross_sell.pipelines.inference.nodes import (
     PREDICTION_COLUMNS,
+    REASON_COLUMNS,
     REJECT_COLUMNS,
+    SCORE_COLUMNS,
     InvalidScoringRequestError,
     RejectShareExceededError,
     check_reject_share,
+    predict_with_registered_model,
     rank_predictions,
     score_customers,
     split_rejected_rows,
     validate_scoring_request,
 )
 
-from .conftest import THRESHOLD, make_test_frame
+from .conftest import make_test_frame
 
 
 def _bad_rows(n_rows: int = 20) -> pd.DataFrame:
@@ -37,14 +42,17 @@ def _bad_rows(n_rows: int = 20) -> pd.DataFrame:
 
 
 def _scores(probabilities, ids=None, contact=None) -> pd.DataFrame:
+    """Scores as the served model returns them (a reason per driver, named by row here)."""
     probability = np.asarray(probabilities, dtype="float64")
-    return pd.DataFrame(
+    ids = np.asarray(ids if ids is not None else np.arange(1, len(probability) + 1))
+    scores = pd.DataFrame(
         {
-            "id": np.asarray(ids if ids is not None else np.arange(1, len(probability) + 1)),
+            "id": ids,
             "probability": probability,
             "contact": probability >= 0.5 if contact is None else contact,
         }
     )
+    return scores.assign(**{r: [f"{r} of {i}" for i in ids] for r in REASON_COLUMNS})
 
 
 # ------------------------------------------------------------------ split_rejected_rows
@@ -106,7 +114,7 @@ def test_a_response_column_in_the_test_file_is_ignored():
 def _checked(max_share: float, path: str = "data/07_model_output/rejects.csv/v/rejects.csv"):
     valid, rejects = split_rejected_rows(_bad_rows())
     rejects.attrs["source"] = path
-    return check_reject_share(rejects, valid, max_share), valid
+    return check_reject_share(rejects, valid, Inference(max_reject_share=max_share)), valid
 
 
 def test_rejects_within_the_limit_pass_the_valid_rows_on(caplog):
@@ -134,14 +142,14 @@ def test_too_many_rejects_fail_with_file_count_share_limit_and_where():
 
 def test_no_rejects_pass_even_with_a_zero_limit():
     valid, rejects = split_rejected_rows(make_test_frame(5))
-    assert len(check_reject_share(rejects, valid, 0.0)) == 5
+    assert len(check_reject_share(rejects, valid, Inference(max_reject_share=0.0))) == 5
 
 
 @pytest.mark.parametrize("limit", [-0.1, 1.5])
 def test_a_limit_outside_0_1_is_refused(limit):
-    valid, rejects = split_rejected_rows(make_test_frame(5))
-    with pytest.raises(ValueError, match="between 0 and 1"):
-        check_reject_share(rejects, valid, limit)
+    """By the typed parameter, which Kedro validates before any node runs."""
+    with pytest.raises(ValidationError, match="max_reject_share"):
+        Inference(max_reject_share=limit)
 
 
 # ------------------------------------------------------------------ validate_scoring_request
@@ -179,15 +187,16 @@ def test_a_structurally_broken_request_is_a_400(edit, message):
 
 
 # ------------------------------------------------------------------ score_customers
-def test_scores_are_the_champion_probabilities_and_contact_uses_the_threshold(champion):
+def test_scores_are_the_champion_probabilities_and_contact_uses_its_own_threshold(champion):
     features = clean_raw_table(make_test_frame(30))
-    scored = score_customers(features, champion, THRESHOLD)
+    scored = score_customers(features, champion)
 
     expected = champion.predict_proba(features.drop(columns="id"))[:, 1]
-    assert scored.columns.tolist() == ["id", "probability", "contact"]
+    assert scored.columns.tolist() == list(SCORE_COLUMNS)
     assert scored["id"].tolist() == features["id"].tolist()
     np.testing.assert_allclose(scored["probability"], expected)
-    assert scored["contact"].tolist() == (expected >= THRESHOLD["threshold"]).tolist()
+    assert 0 < champion.best_threshold_ < 1  # chosen on a validation table, not the default 0.5
+    assert scored["contact"].tolist() == (expected >= champion.best_threshold_).tolist()
 
 
 def test_unseen_channel_and_region_codes_are_scored(champion):
@@ -195,7 +204,7 @@ def test_unseen_channel_and_region_codes_are_scored(champion):
     raw.loc[0, "Region_Code"] = 99.0
     valid, rejects = split_rejected_rows(raw)
     assert rejects.empty
-    scored = score_customers(clean_raw_table(valid), champion, THRESHOLD)
+    scored = score_customers(clean_raw_table(valid), champion)
     assert len(scored) == 4
     assert scored["probability"].between(0, 1).all()
 
@@ -204,21 +213,26 @@ def test_scoring_uses_the_column_order_the_model_was_fitted_on(champion):
     features = clean_raw_table(make_test_frame(10))
     shuffled = features[list(reversed(features.columns))]
     pd.testing.assert_frame_equal(
-        score_customers(shuffled, champion, THRESHOLD),
-        score_customers(features, champion, THRESHOLD),
+        score_customers(shuffled, champion), score_customers(features, champion)
     )
 
 
 def test_no_rows_score_to_an_empty_table(champion):
     features = clean_raw_table(make_test_frame(3)).iloc[:0]
-    scored = score_customers(features, champion, THRESHOLD)
-    assert scored.empty and scored.columns.tolist() == ["id", "probability", "contact"]
+    scored = score_customers(features, champion)
+    assert scored.empty and scored.columns.tolist() == list(SCORE_COLUMNS)
 
 
-@pytest.mark.parametrize("threshold", [{}, {"threshold": None}, {"threshold": float("nan")}, 0.3])
-def test_a_malformed_threshold_is_refused(champion, threshold):
-    with pytest.raises(ValueError, match="contact_threshold must be a dict"):
-        score_customers(clean_raw_table(make_test_frame(3)), champion, threshold)
+def test_a_missing_feature_column_names_it(champion):
+    features = clean_raw_table(make_test_frame(3)).drop(columns="age")
+    with pytest.raises(ValueError, match=r"expects feature column\(s\) \['age'\]"):
+        score_customers(features, champion)
+
+
+# ------------------------------------------------------------------ predict_with_registered_model
+def test_batch_scoring_without_a_registered_champion_says_how_to_make_one():
+    with pytest.raises(ValueError, match=r"no registered cross_sell model .*: run `kedro run`"):
+        predict_with_registered_model(make_test_frame(3), None)
 
 
 # ------------------------------------------------------------------ rank_predictions
@@ -243,10 +257,11 @@ def test_decile_one_holds_the_top_ten_percent_rounded_up(n_rows):
     assert (deciles == 1).sum() == -(-n_rows // 10)
 
 
-def test_contact_flags_are_kept_with_their_rows():
+def test_contact_flags_and_reasons_are_kept_with_their_rows():
     scores = _scores([0.1, 0.8, 0.4], contact=[False, True, True])
     ranked = rank_predictions(scores)
     assert dict(zip(ranked["id"], ranked["contact"], strict=True)) == {1: False, 2: True, 3: True}
+    assert ranked["reason_1"].tolist() == [f"reason_1 of {i}" for i in ranked["id"]]
 
 
 def test_an_empty_batch_ranks_to_an_empty_table():

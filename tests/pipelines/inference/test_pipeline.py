@@ -1,24 +1,26 @@
-"""inference end to end on the project's real catalog (conf/) in a temporary folder."""
+"""inference end to end on the project's real catalog (conf/) in a temporary folder, scoring with
+models registered in a real MLflow store (``registry``)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 import pytest
+from kedro.io import DatasetError
 from kedro.runner import SequentialRunner
 
 from cross_sell.pipelines.data_engineering.nodes import clean_raw_table
 from cross_sell.pipelines.data_engineering.schema import RawDataValidationError
-from cross_sell.pipelines.inference import create_pipeline, create_serving_pipeline
-from cross_sell.pipelines.inference.nodes import RejectShareExceededError
+from cross_sell.pipelines.inference.nodes import PREDICTION_COLUMNS, RejectShareExceededError
+from cross_sell.pipelines.inference.pipeline import create_pipeline, create_serving_pipeline
 
-from .conftest import THRESHOLD, make_test_frame, write_csv
+from .conftest import Project, make_test_frame, write_csv
 
 PREDICTIONS = "data/07_model_output/predictions.csv"
 REJECTS = "data/07_model_output/rejects.csv"
 
 
-def _run(project, raw: pd.DataFrame, **params) -> None:
+def _run(project: Project, raw: pd.DataFrame, **params) -> None:
     write_csv(project.path("data/01_raw/test.csv"), raw)
     SequentialRunner().run(create_pipeline(), project.catalog(**params))
 
@@ -30,18 +32,24 @@ def _with_bad_rows(n_rows: int, n_bad: int) -> pd.DataFrame:
     return raw
 
 
+def _expected(model, raw: pd.DataFrame, ids) -> tuple[np.ndarray, np.ndarray]:
+    """What ``model`` (a classifier with its threshold) gives the raw rows ``ids``."""
+    features = clean_raw_table(raw).set_index("id").loc[ids]
+    return model.predict_proba(features)[:, 1], model.predict(features).astype(bool)
+
+
 def test_pipeline_shape():
     pipeline = create_pipeline()
-    assert pipeline.inputs() == {
-        "raw_test",
-        "champion_model",
-        "contact_threshold",
-        "params:inference.max_reject_share",
-    }
-    assert pipeline.outputs() == {"predictions"}
+    data_inputs = {name for name in pipeline.inputs() if not name.startswith("params:")}
+    # the raw file and the registry: never the local champion_model.pkl
+    assert {"raw_test", "registered_champion"} <= data_inputs
+    assert "champion_model" not in data_inputs
+    assert "params:inference" in pipeline.inputs()
+    assert "predictions" in pipeline.outputs()
+    assert all(node.name.startswith("inference.") for node in pipeline.nodes)
     assert all(node.name.endswith("_node") for node in pipeline.nodes)
     serving = create_serving_pipeline()
-    assert serving.inputs() == {"scoring_request", "champion_model", "contact_threshold"}
+    assert serving.inputs() == {"scoring_request", "champion_model"}
     assert serving.outputs() == {"inference_scores"}
 
 
@@ -49,25 +57,38 @@ def test_the_default_limit_is_one_percent(project):
     assert project.parameters["inference"]["max_reject_share"] == 0.01
 
 
-def test_raw_test_is_scored_ranked_and_flagged(project, champion):
+def test_raw_test_is_scored_by_the_registered_champion_ranked_and_flagged(project, use_registry):
     raw = make_test_frame(50).assign(Policy_Sales_Channel=lambda f: [141.0, 142.0] * 25)
     _run(project, raw)
 
     predictions = pd.read_csv(project.latest(PREDICTIONS))
-    assert predictions.columns.tolist() == ["id", "probability", "rank", "decile", "contact"]
+    assert predictions.columns.tolist() == list(PREDICTION_COLUMNS)
     assert sorted(predictions["id"]) == raw["id"].tolist()
     assert predictions["rank"].tolist() == list(range(1, 51))
     assert predictions["probability"].is_monotonic_decreasing
     assert predictions["decile"].value_counts().sort_index().tolist() == [5] * 10
 
-    features = clean_raw_table(raw).set_index("id").loc[predictions["id"]]
-    expected = champion.predict_proba(features)[:, 1]
-    np.testing.assert_allclose(predictions["probability"], expected)
-    assert predictions["contact"].tolist() == (expected >= THRESHOLD["threshold"]).tolist()
+    probability, contact = _expected(use_registry.champion, raw, predictions["id"])
+    np.testing.assert_allclose(predictions["probability"], probability)
+    assert predictions["contact"].tolist() == contact.tolist()
     assert pd.read_csv(project.latest(REJECTS)).empty
 
 
-def test_a_rerun_keeps_earlier_predictions(project):
+def test_another_alias_scores_with_that_version_and_its_own_threshold(project, use_registry):
+    """``--params=model_alias=<alias>``: another version comes with its own threshold."""
+    project = Project(project.root, model_alias="challenger")
+    raw = make_test_frame(40)
+    _run(project, raw)
+
+    predictions = pd.read_csv(project.latest(PREDICTIONS))
+    probability, contact = _expected(use_registry.challenger, raw, predictions["id"])
+    np.testing.assert_allclose(predictions["probability"], probability)
+    assert predictions["contact"].tolist() == contact.tolist()
+    champion_probability, _ = _expected(use_registry.champion, raw, predictions["id"])
+    assert not np.allclose(probability, champion_probability)
+
+
+def test_a_rerun_keeps_earlier_predictions(project, use_registry):
     _run(project, make_test_frame(10))
     _run(project, make_test_frame(12))
     versions = sorted(project.path(PREDICTIONS).iterdir())
@@ -75,7 +96,7 @@ def test_a_rerun_keeps_earlier_predictions(project):
     assert [len(pd.read_csv(v / "predictions.csv")) for v in versions] == [10, 12]
 
 
-def test_bad_rows_within_the_limit_go_to_the_rejects_file(project):
+def test_bad_rows_within_the_limit_go_to_the_rejects_file(project, use_registry):
     _run(project, _with_bad_rows(100, 2), max_reject_share=0.05)
 
     rejects = pd.read_csv(project.latest(REJECTS))
@@ -90,7 +111,7 @@ def test_bad_rows_within_the_limit_go_to_the_rejects_file(project):
     assert not predictions["id"].isin([500001, 500002]).any()
 
 
-def test_too_many_bad_rows_fail_after_writing_the_rejects(project):
+def test_too_many_bad_rows_fail_after_writing_the_rejects(project, use_registry):
     with pytest.raises(RejectShareExceededError) as error:
         _run(project, _with_bad_rows(100, 3))
 
@@ -103,8 +124,15 @@ def test_too_many_bad_rows_fail_after_writing_the_rejects(project):
     assert not project.path(PREDICTIONS).exists()
 
 
-def test_a_missing_column_stops_the_run_before_any_output(project):
+def test_a_missing_column_stops_the_run_before_any_output(project, use_registry):
     with pytest.raises(RawDataValidationError, match=r"missing required column\(s\) 'Vintage'"):
         _run(project, make_test_frame(5).drop(columns="Vintage"))
     assert not project.path(REJECTS).exists()
+    assert not project.path(PREDICTIONS).exists()
+
+
+def test_an_alias_no_version_holds_stops_the_run_naming_it(project, use_registry):
+    project = Project(project.root, model_alias="nobody")
+    with pytest.raises(DatasetError, match="alias nobody not found"):
+        _run(project, make_test_frame(5))
     assert not project.path(PREDICTIONS).exists()

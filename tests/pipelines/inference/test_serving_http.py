@@ -1,9 +1,9 @@
-"""The servable model behind MLflow's real scoring server (``mlflow models serve``).
+"""The registered champion behind MLflow's real scoring server (``mlflow models serve``).
 
-One server per test session (``served_model``). Its default builds the model in-process, the way
-``kedro run`` does (``serving_support.log_servable_model``), and serves the saved folder; an
-end-to-end fixture can instead serve ``models:/cross_sell@champion`` of a trained project with
-``serving_support.serve_model`` and that project's ``predictions.csv``.
+One server per test session: ``served_champion`` (tests/conftest.py) serves
+``models:/cross_sell@champion`` of a project where ``kedro run`` trained and registered it and
+``kedro run --pipelines=inference`` scored its ``test.csv``; answers are compared with that
+batch job's ``predictions.csv``.
 """
 
 from __future__ import annotations
@@ -11,56 +11,40 @@ from __future__ import annotations
 import json
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 
 import numpy as np
 import pandas as pd
 import pytest
-from kedro.runner import SequentialRunner
 
-from cross_sell.pipelines.inference import create_pipeline
+from cross_sell.pipelines.inference.nodes import REASON_COLUMNS, SCORE_COLUMNS
+from tests.pipelines.inference.serving_support import ServedModel, dataframe_split, invoke
 
-from .conftest import THRESHOLD, Project, make_test_frame, write_csv
-from .serving_support import (
-    ServedModel,
-    dataframe_split,
-    invoke,
-    log_servable_model,
-    servable_pipeline,
-    serve_model,
-)
+pytestmark = pytest.mark.slow  # serves the champion of tests/conftest.py's champion_sequence
 
 JSON = "application/json"
 
 
-@pytest.fixture(scope="session")
-def served_model(tmp_path_factory, champion) -> Iterator[ServedModel]:
-    root = tmp_path_factory.mktemp("serving")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.chdir(root)
-        project = Project(root)
-        log_servable_model(
-            servable_pipeline(), project.catalog(), champion, THRESHOLD, save_to=root / "model"
-        )
-        raw = make_test_frame(60).assign(Policy_Sales_Channel=[152.0, 26.0, 141.0, 142.0] * 15)
-        write_csv(project.path("data/01_raw/test.csv"), raw)
-        SequentialRunner().run(create_pipeline(), project.catalog())
-        batch = pd.read_csv(project.latest("data/07_model_output/predictions.csv"))
-    with serve_model(str(root / "model"), log_path=root / "serve.log") as url:
-        yield ServedModel(url=url, raw_rows=raw, batch_predictions=batch)
+@pytest.fixture(scope="module")
+def served_model(served_champion: ServedModel) -> ServedModel:
+    return served_champion
 
 
 def _assert_same_as_batch(answer: dict, served: ServedModel, ids: list[int]) -> None:
     scores = pd.DataFrame(answer["predictions"])
-    assert scores.columns.tolist() == ["id", "probability", "contact"]
+    assert scores.columns.tolist() == list(SCORE_COLUMNS)
     assert scores["id"].tolist() == ids
     batch = served.batch_predictions.set_index("id").loc[ids]
     np.testing.assert_array_equal(scores["probability"], batch["probability"])
     assert scores["contact"].tolist() == batch["contact"].tolist()
+    for reason in REASON_COLUMNS:
+        assert scores[reason].fillna("").tolist() == batch[reason].fillna("").tolist()
 
 
 def test_raw_rows_as_json_score_like_the_batch_pipeline(served_model):
-    rows = served_model.raw_rows.iloc[[0, 2, 3, 7]]  # channels 152, 141, 142 (unseen), 142
+    raw = served_model.raw_rows
+    unseen = raw[raw["Policy_Sales_Channel"].isin([141.0, 142.0])]  # channels absent from train
+    assert len(unseen) >= 2
+    rows = pd.concat([raw.head(3), unseen.head(3)])
     status, answer = invoke(served_model.url, dataframe_split(rows), JSON)
     assert status == 200, answer
     _assert_same_as_batch(answer, served_model, rows["id"].tolist())
@@ -78,7 +62,7 @@ def test_a_missing_column_is_a_400_naming_it(served_model):
     status, answer = invoke(served_model.url, dataframe_split(rows), JSON)
     assert status == 400
     assert answer["error_code"] == "INVALID_PARAMETER_VALUE"
-    assert "Model is missing inputs ['Annual_Premium']" in answer["message"]
+    assert "missing required column(s) 'Annual_Premium'" in answer["message"]
 
 
 def test_an_invalid_value_is_a_400_naming_the_id_and_rule(served_model):
@@ -88,11 +72,13 @@ def test_an_invalid_value_is_a_400_naming_the_id_and_rule(served_model):
     assert status == 400
     assert "1 of 3 rows break the raw Kaggle schema" in answer["message"]
     assert "column 'Vehicle_Age': must be one of" in answer["message"]
-    assert "id 500002 (value '2+ Years')" in answer["message"]
+    assert f"id {rows['id'].iloc[1]} (value '2+ Years')" in answer["message"]
 
 
 # ---------------------------------------------------------------------------- malformed requests
 # Each bad request gets a 4xx with a message, and the server goes on scoring (docs/guarantees.md).
+# The model declares no input schema: every value is checked by the project's raw schema, which
+# names the column, the rule and the row's id.
 COLUMNS = [
     "id",
     "Gender",
@@ -151,22 +137,27 @@ BAD_REQUESTS = {
     "text in an integer column": (
         lambda served: _with(served, "Age", "forty"),
         JSON,
-        "BAD_REQUEST",
-        "Invalid input. Data is not compatible with model signature. Failed to convert column "
-        "Age to type 'int64'.",
+        "INVALID_PARAMETER_VALUE",
+        "  - column 'Age': must be a whole number: 1 row, e.g. id {first_id} (value 'forty')",
+    ),
+    "a fraction in an integer column": (
+        lambda served: _with(served, "Age", 35.5),
+        JSON,
+        "INVALID_PARAMETER_VALUE",
+        "  - column 'Age': must be a whole number: 1 row, e.g. id {first_id} (value 35.5)",
     ),
     "null in an integer column": (
         lambda served: _with(served, "Age", None),
         JSON,
-        "BAD_REQUEST",
-        "Invalid input. Data is not compatible with model signature. Failed to convert column "
-        "Age to type 'int64'.",
+        "INVALID_PARAMETER_VALUE",
+        "  - column 'Age': must not be empty (missing value): 1 row, e.g. id {first_id} "
+        "(value empty)",
     ),
     "text in a number column": (
         lambda served: _with(served, "Annual_Premium", "lots"),
         JSON,
-        "BAD_REQUEST",
-        "Failed to convert column Annual_Premium to type 'float64'.",
+        "INVALID_PARAMETER_VALUE",
+        "  - column 'Annual_Premium': must be a number: 1 row, e.g. id {first_id} (value 'lots')",
     ),
     "null in a number column": (
         lambda served: _with(served, "Annual_Premium", None),
@@ -174,13 +165,14 @@ BAD_REQUESTS = {
         "INVALID_PARAMETER_VALUE",
         "Invalid scoring request: 1 of 2 rows break the raw Kaggle schema (expected columns "
         f"{', '.join(COLUMNS)}); nothing was scored. Fix or remove these rows:\n  - column "
-        "'Annual_Premium': must not be empty (missing value): 1 row, e.g. id 500001 (value empty)",
+        "'Annual_Premium': must not be empty (missing value): 1 row, e.g. id {first_id} "
+        "(value empty)",
     ),
     "a number in a label column": (
         lambda served: _with(served, "Gender", 1),
         JSON,
         "INVALID_PARAMETER_VALUE",
-        "  - column 'Gender': must be one of 'Male', 'Female': 1 row, e.g. id 500001 (value 1)",
+        "  - column 'Gender': must be one of 'Male', 'Female': 1 row, e.g. id {first_id} (value 1)",
     ),
 }
 
@@ -191,7 +183,8 @@ def test_a_malformed_request_is_a_4xx_and_the_server_keeps_scoring(served_model,
     status, answer = invoke(served_model.url, body(served_model), content_type)
     assert status == 400, answer
     assert answer["error_code"] == error_code
-    assert message in answer["message"]
+    first_id = str(served_model.raw_rows["id"].iloc[0])  # the row _with() edits
+    assert message.replace("{first_id}", first_id) in answer["message"]
 
     rows = served_model.raw_rows.iloc[[5, 6]]
     status, answer = invoke(served_model.url, dataframe_split(rows), JSON)
@@ -207,16 +200,3 @@ def test_an_unsupported_content_type_is_a_415_naming_the_supported_ones(served_m
         urllib.request.urlopen(request, timeout=60)
     assert info.value.code == 415
     assert "This predictor only supports the following content types" in info.value.read().decode()
-
-
-def test_known_limitation_a_fractional_integer_is_truncated_by_the_json_parser(served_model):
-    """MLflow's scoring server casts JSON values to the signature's int64 with pandas ``astype``
-    before the model sees them: ``Age`` 35.5 is scored as 35 (the batch job and in-process
-    ``pyfunc.predict`` refuse it). Pinned here so a change of MLflow's behaviour is noticed."""
-    rows = served_model.raw_rows.head(1).astype({"Age": object})
-    rows.loc[0, "Age"] = 35
-    status, whole = invoke(served_model.url, dataframe_split(rows), JSON)
-    rows.loc[0, "Age"] = 35.5
-    status_fraction, fraction = invoke(served_model.url, dataframe_split(rows), JSON)
-    assert (status, status_fraction) == (200, 200)
-    assert fraction == whole
