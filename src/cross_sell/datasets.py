@@ -383,7 +383,7 @@ class ModelVersionReferenceDataset(AbstractDataset[None, "pd.DataFrame | None"])
     def _exists(self) -> bool:
         """Whether the alias names a version (whose reference may still be missing: ``None``)."""
         try:
-            self._aliased_version()
+            self._version()
         except MlflowException as exc:
             if exc.error_code != "RESOURCE_DOES_NOT_EXIST":
                 raise
@@ -391,7 +391,7 @@ class ModelVersionReferenceDataset(AbstractDataset[None, "pd.DataFrame | None"])
         return True
 
     def load(self) -> pd.DataFrame | None:
-        version = self._aliased_version()
+        version = self._version()
         where = f"{self.model_name}@{self.alias} (version {version.version}, run {version.run_id})"
         with tempfile.TemporaryDirectory() as folder:
             try:
