@@ -11,7 +11,7 @@ Nothing here re-implements a rule of the pandas path; Spark only moves rows:
 - the valid rows are scored by the registered model itself, ``models:/cross_sell@champion``,
   through ``mlflow.pyfunc.spark_udf``: the same pyfunc that ``kedro run --pipelines=inference``
   and ``mlflow models serve`` run (raw rows -> validate -> clean -> score). Its output columns come
-  from the model's signature (``id, probability, contact`` today).
+  from the model's signature (``id, probability, contact, reason_1..3``).
 
 ``pyspark`` is imported inside the functions: the project imports without the ``spark`` extra.
 """
@@ -306,7 +306,7 @@ def score_with_registered_model_spark(valid_rows: DataFrame, settings: SparkScor
     """Score valid raw rows with the registered model through ``mlflow.pyfunc.spark_udf``.
 
     The UDF receives the raw columns by name and returns the model's output columns (from its
-    signature: ``id, probability, contact`` today; reason codes will follow by themselves), plus
+    signature: ``id, probability, contact, reason_1..3``), plus
     ``scored_on`` (today's date), the partition column of the ``spark_predictions`` table.
     """
     import mlflow  # noqa: PLC0415

@@ -13,7 +13,7 @@ cluster master, or ``SPARK_REMOTE`` for Spark Connect)::
         -> spark_inference_rejects (parquet, saved, then read back)
         -> check_reject_share_spark (inference.max_reject_share)
         -> score_with_registered_model_spark (mlflow.pyfunc.spark_udf of cross_sell@champion)
-        -> spark_predictions (parquet table: id, probability, contact; a partition per day,
+        -> spark_predictions (parquet: id, probability, contact, reason_1..3; a partition per day,
            scored_on=YYYY-MM-DD, which a rerun the same day replaces)
 
 The rules (schema, cleaning, threshold) are the pandas path's functions and the registered
