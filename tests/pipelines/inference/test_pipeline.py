@@ -6,7 +6,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from kedro.io import DatasetError
 from kedro.runner import SequentialRunner
 
 from cross_sell.pipelines.data_engineering.nodes import clean_raw_table
@@ -131,8 +130,9 @@ def test_a_missing_column_stops_the_run_before_any_output(project, use_registry)
     assert not project.path(PREDICTIONS).exists()
 
 
-def test_an_alias_no_version_holds_stops_the_run_naming_it(project, use_registry):
+def test_an_alias_no_version_holds_stops_the_run_saying_to_train_first(project, use_registry):
+    """As before the first training run: ``registered_champion`` loads None, nothing is written."""
     project = Project(project.root, model_alias="nobody")
-    with pytest.raises(DatasetError, match="alias nobody not found"):
+    with pytest.raises(ValueError, match=r"no registered cross_sell model .*run `kedro run` first"):
         _run(project, make_test_frame(5))
     assert not project.path(PREDICTIONS).exists()
