@@ -120,7 +120,7 @@ def champion(project: Path) -> dict[str, Any]:
     auc = run.data.metrics[metric]
     model = joblib.load(project / "data/06_models/champion_model.pkl")
     test = pd.read_parquet(project / "data/05_model_input/test_set.parquet")
-    scores = model.predict_proba(test[model.feature_names_in_])[:, 1]
+    scores = model.predict_proba(test.drop(columns=["id", "response"]))[:, 1]
     return {
         "model": name,
         "test_roc_auc": auc,
