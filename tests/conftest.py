@@ -31,6 +31,7 @@ import mlflow
 import pandas as pd
 import pytest
 from kedro.pipeline import Pipeline
+from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from cross_sell import settings as project_settings
@@ -177,6 +178,16 @@ def run_kedro(project: Path, *args: str, check: bool = True) -> subprocess.Compl
 
 
 MLFLOW_URI_VARIABLES = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
+
+
+@pytest.fixture(autouse=True)
+def _no_active_mlflow_run() -> Iterator[None]:
+    """MLflow keeps one process-wide stack of active runs: a run a test left open (its store
+    already gone) must not be ended by the next test against another store."""
+    yield
+    while mlflow.active_run():
+        with contextlib.suppress(MlflowException):
+            mlflow.end_run()  # pops the run first, then marks it ended where it lives
 
 
 @pytest.fixture(autouse=True)

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import socket
 import sqlite3
@@ -28,6 +29,7 @@ from kedro.validation.parameter_validator import ParameterValidator
 from kedro_datasets.pickle import PickleDataset
 from kedro_mlflow.mlflow import KedroPipelineModel
 from mlflow.entities.model_registry import ModelVersion
+from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 from sklearn.compose import ColumnTransformer
 from sklearn.linear_model import LogisticRegression
@@ -191,7 +193,8 @@ def use_mlflow_store(uri: str) -> Iterator[str]:
         yield uri
     finally:
         while mlflow.active_run():
-            mlflow.end_run()
+            with contextlib.suppress(MlflowException):
+                mlflow.end_run()  # pops first: a run left by another store cannot block this
         mlflow.set_tracking_uri(previous)
         mlflow.set_registry_uri(None)  # the registry follows the tracking URI again
 
