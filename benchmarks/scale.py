@@ -171,6 +171,53 @@ def measure(path: str, source: Path, out: Path, project: Path, rows: int) -> dic
     }
 
 
+def plot(results: Path = RESULTS) -> Path:
+    """``scale.png`` next to the CSV: peak memory and wall time against rows, per path."""
+    import matplotlib  # noqa: PLC0415
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt  # noqa: PLC0415
+    import numpy as np  # noqa: PLC0415
+    import pandas as pd  # noqa: PLC0415
+
+    runs = pd.read_csv(results)
+    fig, (memory, wall) = plt.subplots(1, 2, figsize=(10, 4))
+    for path, color in (("pandas", "tab:blue"), ("spark", "tab:orange")):
+        done = runs[runs["path"] == path]
+        memory.scatter(done["rows"] / 1e6, done["peak_rss_gib"], color=color, label=path)
+        wall.scatter(done["rows"] / 1e6, done["wall_s"], color=color, label=path)
+    pandas = runs[runs["path"] == "pandas"]
+    if pandas["rows"].nunique() > 1:  # the pandas path's memory, extended to the machine's size
+        slope, intercept = np.polyfit(pandas["rows"] / 1e6, pandas["peak_rss_gib"], 1)
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+        reach = (total - intercept) / slope
+        memory.plot(
+            [0, reach],
+            [intercept, total],
+            "--",
+            color="tab:blue",
+            label=f"pandas: {intercept:.2f} + {slope:.2f} GiB per M rows",
+        )
+        memory.axhline(total, color="grey", lw=1)
+        memory.text(reach / 2, total * 1.02, f"machine: {total:.1f} GiB", color="grey")
+        memory.set_ylim(0, total * 1.12)
+    memory.set(
+        xlabel="rows scored (millions)",
+        ylabel="peak RSS, process tree (GiB)",
+        title="Peak memory",
+        ylim=(0, None),
+    )
+    memory.legend(loc="lower right", fontsize=8)
+    wall.set(
+        xlabel="rows scored (millions)", ylabel="wall time (s)", title="Wall time", ylim=(0, None)
+    )
+    wall.legend(fontsize=8)
+    fig.tight_layout()
+    out = results.with_suffix(".png")
+    fig.savefig(out, dpi=100)
+    return out
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--project", type=Path, required=True, help="a trained project")
@@ -205,6 +252,7 @@ def main(argv: list[str] | None = None) -> None:
                 writer.writerow(result)
                 handle.flush()
                 print(result, flush=True)
+    print(f"plot: {plot()}")
 
 
 if __name__ == "__main__":
