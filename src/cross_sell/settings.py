@@ -1,6 +1,7 @@
 """Project settings: configuration loading, hooks, and the third-party warnings a run filters."""
 
 import logging
+import os
 import warnings
 
 from kedro.config import OmegaConfigLoader
@@ -48,6 +49,9 @@ for message, module in (
     ("PySpark does not yet fully support pandas", r"pyspark"),
 ):
     warnings.filterwarnings("ignore", message=f".*{message}", module=module)
+
+# No progress bars from MLflow's artifact downloads in a run's log.
+os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 
 # MLflow gives its logger a handler of its own (another format) when it is first imported: let its
 # records reach conf/logging.yml's handlers instead (level there: WARNING).
