@@ -10,7 +10,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from cross_sell.pipelines.evaluation.card import TITLE
-from tests.conftest import top_level_runs, tracking_uri
+from tests.conftest import tracking_uri
 
 pytestmark = pytest.mark.slow  # reads trained_project (one `kedro run`)
 
@@ -19,10 +19,8 @@ def test_the_registered_version_carries_the_model_card_and_the_run_the_slices(
     trained_project: Path,
 ) -> None:
     client = MlflowClient(tracking_uri=tracking_uri(trained_project))
-    (run,) = top_level_runs(trained_project)
-    (version,) = client.search_model_versions(
-        f"name = 'cross_sell' and run_id = '{run.info.run_id}'"
-    )
+    version = client.get_model_version("cross_sell", "1")  # the fixture's training run made it
+    run = client.get_run(version.run_id)
     card = (trained_project / "data" / "08_reporting" / "model_card.md").read_text()
     assert card.startswith(TITLE + "\n")
     assert version.description.startswith(card.splitlines()[0])
