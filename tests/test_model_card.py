@@ -19,7 +19,9 @@ def test_the_registered_version_carries_the_model_card_and_the_run_the_slices(
     trained_project: Path,
 ) -> None:
     client = MlflowClient(tracking_uri=tracking_uri(trained_project))
-    version = client.get_model_version("cross_sell", "1")  # the fixture's training run made it
+    # The newest version comes from the last training run in this project, which also wrote the
+    # card file (other tests may train again in it).
+    version = max(client.search_model_versions("name = 'cross_sell'"), key=lambda v: int(v.version))
     run = client.get_run(version.run_id)
     card = (trained_project / "data" / "08_reporting" / "model_card.md").read_text()
     assert card.startswith(TITLE + "\n")
