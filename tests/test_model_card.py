@@ -18,7 +18,10 @@ pytestmark = pytest.mark.slow  # reads trained_project (one `kedro run`)
 def test_the_registered_version_carries_the_model_card_and_the_run_the_slices(
     trained_project: Path,
 ) -> None:
-    client = MlflowClient(tracking_uri=tracking_uri(trained_project))
+    uri = tracking_uri(trained_project)
+    client = MlflowClient(
+        tracking_uri=uri, registry_uri=uri
+    )  # not a registry URI another test left
     # The newest version comes from the last training run in this project, which also wrote the
     # card file (other tests may train again in it).
     version = max(client.search_model_versions("name = 'cross_sell'"), key=lambda v: int(v.version))
