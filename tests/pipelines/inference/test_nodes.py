@@ -114,13 +114,14 @@ def test_a_response_column_in_the_test_file_is_ignored():
 def _checked(max_share: float, path: str = "data/07_model_output/rejects.csv/v/rejects.csv"):
     valid, rejects = split_rejected_rows(_bad_rows())
     rejects.attrs["source"] = path
-    return check_reject_share(rejects, valid, Inference(max_reject_share=max_share)), valid
+    scores = valid[["id"]].assign(probability=0.5)
+    return check_reject_share(rejects, valid, Inference(max_reject_share=max_share), scores), scores
 
 
-def test_rejects_within_the_limit_pass_the_valid_rows_on(caplog):
+def test_rejects_within_the_limit_pass_the_scores_on(caplog):
     with caplog.at_level("WARNING"):
-        passed, valid = _checked(0.10)
-    pd.testing.assert_frame_equal(passed, valid)
+        passed, scores = _checked(0.10)
+    assert passed is scores
     assert "2 rejected rows (10.00 %, limit 10.00 %)" in caplog.text
 
 
@@ -142,7 +143,8 @@ def test_too_many_rejects_fail_with_file_count_share_limit_and_where():
 
 def test_no_rejects_pass_even_with_a_zero_limit():
     valid, rejects = split_rejected_rows(make_test_frame(5))
-    assert len(check_reject_share(rejects, valid, Inference(max_reject_share=0.0))) == 5
+    scores = valid[["id"]]
+    assert check_reject_share(rejects, valid, Inference(max_reject_share=0.0), scores) is scores
 
 
 @pytest.mark.parametrize("limit", [-0.1, 1.5])

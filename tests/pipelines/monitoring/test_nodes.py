@@ -228,6 +228,7 @@ def _summary(drifted: dict[str, bool]) -> pd.DataFrame:
 
 
 SCORES = pd.DataFrame({"id": [1, 2], "probability": [0.1, 0.7], "contact": [False, True]})
+REJECTS = pd.DataFrame(columns=["id", "column", "rule", "value", "row"])
 
 
 def _warnings(caplog) -> list[str]:
@@ -237,8 +238,10 @@ def _warnings(caplog) -> list[str]:
 def test_warn_passes_the_scores_on_after_one_warning_naming_the_drifted(caplog):
     summary = _summary({"age": True, "vintage": False, "vehicle_damage": True, "prediction": True})
     with caplog.at_level(logging.INFO):
-        scores = apply_drift_policy(SCORES, summary, "<html/>", Monitoring(on_drift="warn"))
-    assert scores is SCORES
+        scores, rejects = apply_drift_policy(
+            summary, "<html/>", Monitoring(on_drift="warn"), SCORES, REJECTS
+        )
+    assert scores is SCORES and rejects is REJECTS
     (warning,) = _warnings(caplog)
     assert "age (psi 2.50 > 0.20), vehicle_damage (psi 2.50 > 0.20), prediction (psi" in warning
     assert "vintage" not in warning
@@ -248,7 +251,7 @@ def test_warn_passes_the_scores_on_after_one_warning_naming_the_drifted(caplog):
 def test_stop_raises_after_the_same_warning(caplog):
     summary = _summary({"age": True, "vintage": False})
     with pytest.raises(DriftDetectedError, match=r"age \(psi 2.50 > 0.20\).*Scoring stopped"):
-        apply_drift_policy(SCORES, summary, "<html/>", Monitoring(on_drift="stop"))
+        apply_drift_policy(summary, "<html/>", Monitoring(on_drift="stop"), SCORES, REJECTS)
     (warning,) = _warnings(caplog)
     assert "age" in warning and "vintage" not in warning
 
@@ -256,15 +259,17 @@ def test_stop_raises_after_the_same_warning(caplog):
 def test_no_drift_logs_no_warning_under_either_policy(caplog):
     summary = _summary({"age": False, "prediction": False})
     for policy in ("warn", "stop"):
-        assert apply_drift_policy(SCORES, summary, "", Monitoring(on_drift=policy)) is SCORES
+        passed = apply_drift_policy(summary, "", Monitoring(on_drift=policy), SCORES, REJECTS)
+        assert passed == (SCORES, REJECTS)
     assert _warnings(caplog) == []
 
 
 def test_a_version_without_reference_warns_or_stops():
     empty = compare_with_reference(None, SCORES, COLUMNS, MONITORING)
-    assert apply_drift_policy(SCORES, empty, "", Monitoring(on_drift="warn")) is SCORES
+    passed = apply_drift_policy(empty, "", Monitoring(on_drift="warn"), SCORES, REJECTS)
+    assert passed == (SCORES, REJECTS)
     with pytest.raises(DriftDetectedError, match="no monitoring reference"):
-        apply_drift_policy(SCORES, empty, "", Monitoring(on_drift="stop"))
+        apply_drift_policy(empty, "", Monitoring(on_drift="stop"), SCORES, REJECTS)
 
 
 def test_an_unknown_policy_is_refused():
@@ -305,5 +310,5 @@ def test_an_empty_batch_is_not_compared_and_not_flagged(caplog):
     assert summary["value"].isna().all() and not summary["drifted"].any()
     assert "Empty batch" in figure.axes[0].texts[0].get_text()
     with caplog.at_level(logging.INFO):
-        apply_drift_policy(SCORES.iloc[:0], summary, "", Monitoring(on_drift="stop"))
+        apply_drift_policy(summary, "", Monitoring(on_drift="stop"), SCORES.iloc[:0], REJECTS)
     assert "no valid row" in caplog.text and _warnings(caplog) == []

@@ -5,7 +5,8 @@ Validation and cleaning are the ``data_engineering`` ones (``find_violations``,
 
 - Batch (``raw_test``): rows that violate the schema are split off into a rejects table (one
   line per violation) instead of failing the run; ``check_reject_share`` then fails the run when
-  their share is above the configured limit (after the rejects file has been written).
+  their share is above the configured limit (after the rejects file has been written, and
+  before any prediction is).
 - Serving (one request of raw rows): any violation rejects the whole request with a clear
   ``InvalidScoringRequestError`` (an HTTP 400 from MLflow's scoring server).
 """
@@ -139,9 +140,10 @@ def split_rejected_rows(raw: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 def check_reject_share(
-    rejects: pd.DataFrame, valid_rows: pd.DataFrame, params: Inference
+    rejects: pd.DataFrame, valid_rows: pd.DataFrame, params: Inference, scores: pd.DataFrame
 ) -> pd.DataFrame:
-    """Pass ``valid_rows`` on if the share of rejected rows is within ``max_reject_share``.
+    """Pass the ``scores`` of ``valid_rows`` on if the share of rejected rows is within
+    ``max_reject_share``.
 
     ``rejects`` is read back from the saved rejects file, so this node runs once the file is
     written: when the run fails here, the user can open the rejects.
@@ -166,14 +168,14 @@ def check_reject_share(
         )
     if n_rejected:
         logger.warning(
-            "Scoring %d rows; %d rejected rows (%.2f %%, limit %.2f %%) are listed in %s",
+            "Scored %d rows; %d rejected rows (%.2f %%, limit %.2f %%) are listed in %s",
             len(valid_rows),
             n_rejected,
             100 * share,
             100 * max_reject_share,
             where,
         )
-    return valid_rows
+    return scores
 
 
 def validate_scoring_request(request: pd.DataFrame) -> pd.DataFrame:

@@ -7,18 +7,20 @@ Two pipelines:
   ``champion_model`` (the champion with its contact threshold) -> ``inference_scores``
   (id, probability, contact).
 - ``create_pipeline()`` (registered as ``inference``), the batch job on ``raw_test``: invalid rows
-  are split off into ``inference_rejects``, and the valid ones are scored by the registered model
-  itself (``registered_champion``), so batch scoring and ``mlflow models serve`` are one model::
+  are split off, and the valid ones are scored by the registered model itself
+  (``registered_champion``), so batch scoring and ``mlflow models serve`` are one model::
 
-      raw_test -> split_rejected_rows -> inference_rejects (saved, then read back)
-                        |                        |
-                        v                        v
-               inference_candidate_rows -> check_reject_share -> inference_valid_rows
-               -> registered_champion.predict -> batch_scores -> drift check -> rank -> predictions
+      raw_test -> split_rejected_rows -> found_rejects --------------------+
+                        |                                                  v
+               inference_candidate_rows -> registered_champion.predict -> drift check
+               -> inference_rejects (saved, then read back) -> check_reject_share -> rank
+               -> predictions
 
-  The drift check (``monitoring``, docs/monitoring.md) compares the batch with the reference
-  of the scoring version (``champion_reference``); ``monitoring.on_drift: stop`` ends the run
-  there, before ``predictions`` is written.
+  Two gates stand before ``data/07_model_output``: the drift check (``monitoring``,
+  docs/monitoring.md) compares the batch with the reference of the scoring version
+  (``champion_reference``), and ``monitoring.on_drift: stop`` ends the run before anything is
+  written there; the reject-share check runs once the rejects file is written, so a refused file
+  leaves its list of bad rows, and no predictions.
 """
 
 from kedro.pipeline import Node, Pipeline
@@ -75,29 +77,30 @@ def create_pipeline(**kwargs) -> Pipeline:
         Node(
             func=split_rejected_rows,
             inputs="raw_test",
-            outputs=["inference_candidate_rows", "inference_rejects"],
+            outputs=["inference_candidate_rows", "found_rejects"],
             name="split_rejected_rows_node",
         ),
+        Node(
+            func=predict_with_registered_model,
+            inputs=["inference_candidate_rows", "registered_champion"],
+            outputs="batch_scores",
+            name="predict_node",
+        ),
+        *create_drift_check_nodes(),
         Node(
             func=check_reject_share,
             inputs=[
                 "inference_rejects",
                 "inference_candidate_rows",
                 "params:inference",
+                "monitored_scores",
             ],
-            outputs="inference_valid_rows",
+            outputs="accepted_scores",
             name="check_reject_share_node",
         ),
         Node(
-            func=predict_with_registered_model,
-            inputs=["inference_valid_rows", "registered_champion"],
-            outputs="batch_scores",
-            name="predict_node",
-        ),
-        *create_drift_check_nodes(rows="inference_valid_rows", scores="batch_scores"),
-        Node(
             func=rank_predictions,
-            inputs="monitored_scores",
+            inputs="accepted_scores",
             outputs="predictions",
             name="rank_predictions_node",
         ),

@@ -227,13 +227,15 @@ def describe_drift(summary: pd.DataFrame) -> str:
 
 
 def apply_drift_policy(
-    scores: pd.DataFrame,
     summary: pd.DataFrame,
     report: str,
     monitoring: Monitoring,
-) -> pd.DataFrame:
-    """Pass ``scores`` on, after one WARNING naming the drifted features (if any); with
-    ``on_drift: stop``, raise instead of passing them on, so no prediction is written.
+    scores: pd.DataFrame,
+    rejects: pd.DataFrame,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Pass the batch's ``scores`` and ``rejects`` on, after one WARNING naming the drifted
+    features (if any); with ``on_drift: stop``, raise instead, so that nothing of the batch
+    (predictions or rejects) is written to ``data/07_model_output``.
 
     ``report`` (the HTML report) is read only so that this runs once every monitoring output
     is written: a stopped run still leaves the summary, the plot, the report and the metrics.
@@ -243,7 +245,6 @@ def apply_drift_policy(
     """
     del report
     where = "data/08_reporting/monitoring/ (drift_summary.csv, drift.png, drift_report.html)"
-    stop = monitoring.on_drift == "stop"
     if summary.empty:
         message = (
             "Drift not monitored: the scoring model version carries no monitoring reference "
@@ -251,7 +252,7 @@ def apply_drift_policy(
         )
     elif summary["value"].isna().all():
         logger.info("Drift not monitored: the batch has no valid row to compare")
-        return scores
+        return scores, rejects
     elif summary["drifted"].any():
         message = (
             f"Drift against the champion's training reference in {describe_drift(summary)}; "
@@ -263,14 +264,15 @@ def apply_drift_policy(
             len(summary) - 1,
             where,
         )
-        return scores
+        return scores, rejects
     logger.warning(message)
-    if stop:
+    if monitoring.on_drift == "stop":
         raise DriftDetectedError(
-            f"{message}. Scoring stopped before any prediction was written. Check the batch, "
-            "or score it anyway with --params=monitoring.on_drift=warn."
+            f"{message}. Scoring stopped: nothing was written to data/07_model_output (no "
+            "predictions, no rejects). Check the batch, or score it anyway with "
+            "--params=monitoring.on_drift=warn."
         )
-    return scores
+    return scores, rejects
 
 
 def monitor_batch(

@@ -5,13 +5,14 @@
   carries the reference of its own training rows).
 - ``create_drift_check_nodes()``, in ``inference``, between scoring and ranking::
 
-      inference_valid_rows -> clean -> inference_features -+-> scored_batch -> drift_summary,
-      batch_scores ----------------------------------------+        drift_metrics, drift_plot
+      inference_candidate_rows -> clean -> inference_features -+-> scored_batch -> drift_summary,
+      batch_scores --------------------------------------------+     drift_metrics, drift_plot
       champion_reference (the reference of the scoring version) --> drift_report (Evidently)
-      batch_scores + drift_summary + drift_report -> apply_drift_policy -> monitored_scores
+      drift_summary + drift_report + batch_scores + found_rejects
+          -> apply_drift_policy -> monitored_scores, inference_rejects
 
-  ``rank_predictions`` reads ``monitored_scores``: with ``monitoring.on_drift: stop`` a drifted
-  batch ends the run there, before ``predictions`` is written.
+  With ``monitoring.on_drift: stop`` a drifted batch ends the run there, before anything of it
+  (``inference_rejects``, ``predictions``) is written to ``data/07_model_output``.
 """
 
 from __future__ import annotations
@@ -38,23 +39,19 @@ def create_reference_node() -> Node:
     )
 
 
-def create_drift_check_nodes(
-    rows: str = "inference_valid_rows",
-    scores: str = "batch_scores",
-    checked: str = "monitored_scores",
-) -> list[Node]:
-    """The batch (valid raw ``rows``, cleaned as training cleans, and its ``scores``) compared
-    with ``champion_reference``; ``checked`` is ``scores``, once the drift policy let them pass."""
+def create_drift_check_nodes() -> list[Node]:
+    """The batch (the valid raw rows, cleaned as training cleans, and their scores) compared
+    with ``champion_reference``; the drift policy then lets the scores and the rejects pass."""
     return [
         Node(
             clean_raw_table,
-            inputs=rows,
+            inputs="inference_candidate_rows",
             outputs="inference_features",
             name="clean_scored_rows_node",
         ),
         Node(
             batch_profile,
-            inputs=["inference_features", scores, COLUMNS],
+            inputs=["inference_features", "batch_scores", COLUMNS],
             outputs="scored_batch",
             name="profile_scored_batch_node",
         ),
@@ -72,8 +69,8 @@ def create_drift_check_nodes(
         ),
         Node(
             apply_drift_policy,
-            inputs=[scores, "drift_summary", "drift_report", MONITORING],
-            outputs=checked,
+            inputs=["drift_summary", "drift_report", MONITORING, "batch_scores", "found_rejects"],
+            outputs=["monitored_scores", "inference_rejects"],
             name="apply_drift_policy_node",
         ),
     ]
