@@ -144,7 +144,9 @@ class InputDataHook:
 
     @hook_impl
     def after_dataset_loaded(self, dataset_name: str, data: Any) -> None:
-        if dataset_name not in RAW_INPUTS or mlflow.active_run() is None:
+        if dataset_name not in RAW_INPUTS or dataset_name in self._rows:
+            return  # logged once per run: MLflow infers the schema row by row (5 s at 381k)
+        if mlflow.active_run() is None:
             return
         target, context = RAW_INPUTS[dataset_name]
         dataset = mlflow.data.from_pandas(
