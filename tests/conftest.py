@@ -15,8 +15,15 @@ Session-scoped projects, each built once:
 
 from __future__ import annotations
 
-import contextlib
 import os
+
+# One OpenMP thread for XGBoost and scikit-learn, in this process and every `kedro` it starts (set
+# before either library loads): the suite's data are small and CI machines are shared, where
+# spinning OpenMP threads made fits several times slower (docs/models.md). A developer's own
+# setting wins.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import contextlib
 import re
 import shutil
 import sqlite3

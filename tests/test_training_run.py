@@ -123,6 +123,12 @@ def test_the_run_records_the_raw_data_it_read(training_run) -> None:
     raw_train = inputs["raw_train"]
     assert {tag.key: tag.value for tag in raw_train.tags}["mlflow.data.context"] == "training"
     assert json.loads(raw_train.dataset.profile)["num_rows"] == 6000
+    schema = json.loads(raw_train.dataset.schema)["mlflow_colspec"]
+    assert [(c["name"], c["type"]) for c in schema][:3] == [
+        ("id", "long"),
+        ("Gender", "string"),
+        ("Age", "long"),
+    ]
     assert json.loads(raw_train.dataset.source)["uri"].endswith("data/01_raw/train.csv")
 
 

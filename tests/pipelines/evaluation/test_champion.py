@@ -181,12 +181,12 @@ def test_report_on_test_scores_every_model_once_at_its_validation_threshold(case
 
 
 def test_gate_promotes_the_first_challenger(case, selected):
-    _, _, test = case
-    champion_model, _, record = selected
+    models, _, test = case
+    champion_model, comparison, record = selected
+    _, test_scores, _ = report_on_test(test, comparison, COLUMNS, CAMPAIGN, **models)
     decision, metrics = gate_promotion(
-        challenger=champion_model,
+        test_scores=test_scores,
         champion=record,
-        test=test,
         raw_rows=pd.DataFrame(),  # read only to score a registered @champion
         current=None,
         columns=COLUMNS,

@@ -10,6 +10,7 @@ import pytest
 from kedro.io import DataCatalog
 from mlflow.tracking import MlflowClient
 from pydantic import ValidationError
+from sklearn.metrics import roc_auc_score
 
 from cross_sell.params import Campaign, Slices
 from cross_sell.pipelines.evaluation.metrics import classification_metrics
@@ -145,11 +146,14 @@ def test_slice_report_of_the_champion_and_its_mlflow_metrics(
 ):
     _, _, test = splits
     model = evaluated.champion_model
-    report, metrics = slice_report(model, test, columns, PARAMS)
+    report, metrics = slice_report(evaluated.test_scores, evaluated.champion, test, columns, PARAMS)
 
     features = test.drop(columns=[columns.id, columns.target])
-    contact_share = float(np.mean(model.predict(features)))
+    contact_share = float(np.mean(model.predict(features)))  # the champion's own contacts
     assert report.loc[0, "contact_share"] == pytest.approx(contact_share)
+    assert report.loc[0, "roc_auc"] == pytest.approx(
+        roc_auc_score(test[columns.target], model.predict_proba(features)[:, 1])
+    )
     assert report.loc[0, "n"] == len(test)
     assert set(report["variable"]) == {
         "all",

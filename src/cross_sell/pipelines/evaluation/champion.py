@@ -143,9 +143,8 @@ def report_on_test(
 
 def gate_promotion(
     *,
-    challenger: Any,
+    test_scores: pd.DataFrame,
     champion: dict[str, Any],
-    test: pd.DataFrame,
     raw_rows: pd.DataFrame,
     current: Any,
     columns: Columns,
@@ -154,22 +153,25 @@ def gate_promotion(
 ) -> tuple[dict[str, Any], dict[str, dict[str, float]]]:
     """Should this run's challenger become ``@champion``? Decided on this run's test split.
 
-    ``current`` is the registered ``@champion`` (a servable model of raw rows), or ``None`` before
-    the first promotion. Both models score the same customers, each through its own path (the
-    current one from the raw rows of the test ids) at its own threshold. The challenger passes
+    The challenger's test probabilities are ``report_on_test``'s (the test split is scored once),
+    contacted at its validation threshold. ``current`` is the registered ``@champion`` (a
+    servable model of raw rows), or ``None`` before the first promotion: it scores the same
+    customers from the raw rows of the test ids, at its own threshold. The challenger passes
     unless a metric of ``promotion.max_relative_drop`` is worse than the current champion's by
     more than that share of it (``mlflow.validate_evaluation_results``).
     """
-    features, target = features_and_target(test, columns)
+    target = test_scores[columns.target].to_numpy()
+    probability = test_scores[champion["name"]].to_numpy()
     mine = classification_metrics(
-        target, challenger.predict_proba(features)[:, 1], challenger.predict(features), campaign
+        target, probability, probability >= champion["threshold"], campaign
     )
     decision = {"challenger": champion["name"], "challenger_test": mine, "champion_test": None}
     if current is None:
         decision |= {"promoted": True, "reason": "no @champion yet: the first model is promoted"}
     else:
-        rows = raw_rows[raw_rows[columns.id].isin(test[columns.id])].drop(columns="Response")
-        served = current.predict(rows).set_index("id").loc[test[columns.id]]
+        ids = test_scores[columns.id]
+        rows = raw_rows[raw_rows[columns.id].isin(ids)].drop(columns="Response")
+        served = current.predict(rows).set_index("id").loc[ids]
         theirs = classification_metrics(
             target, served["probability"].to_numpy(), served["contact"].to_numpy(), campaign
         )

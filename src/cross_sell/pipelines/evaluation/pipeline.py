@@ -2,8 +2,8 @@
 
 Every trained model (each family, their blend, and the tuned refits in a tuning run) is compared on
 the validation split; the best one, with its threshold, is ``champion_model`` (the artifact of
-the servable model). The test split is then scored once, for the report and for the gate, which
-compares the champion with the registered ``@champion`` (``promotion``); the alias itself is moved
+the servable model). The test split is then scored once (``test_scores``), for the report, the
+slices and the gate, which compares the champion with the registered ``@champion`` (``promotion``); the alias itself is moved
 after the run by ``PromotionHook`` (``hooks.py``), once the new version is registered.
 """
 
@@ -74,9 +74,8 @@ def create_pipeline(tuned: bool = False, **kwargs) -> Pipeline:
         Node(
             gate_promotion,
             inputs={
-                "challenger": "champion_model",
+                "test_scores": "test_scores",
                 "champion": "champion",
-                "test": "test_set",
                 "raw_rows": "raw_train",
                 "current": "registered_champion",
                 "columns": COLUMNS,
@@ -135,7 +134,7 @@ def create_pipeline(tuned: bool = False, **kwargs) -> Pipeline:
         ),
         Node(
             slice_report,
-            inputs=["champion_model", "test_set", COLUMNS, "params:evaluation.slices"],
+            inputs=["test_scores", "champion", "test_set", COLUMNS, "params:evaluation.slices"],
             outputs=["slice_report", "slice_metrics"],
             name="slice_report_node",
         ),

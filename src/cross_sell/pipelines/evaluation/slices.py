@@ -26,7 +26,6 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 
 from cross_sell.params import Columns, Slices
 from cross_sell.pipelines.data_engineering.schema import VEHICLE_AGE_CODES
-from cross_sell.pipelines.data_science.nodes import features_and_target
 
 from .metrics import as_mlflow_metrics
 
@@ -136,19 +135,24 @@ def _metric_key(text: str) -> str:
 
 
 def slice_report(
-    model: Any, test: pd.DataFrame, columns: Columns, params: Slices
+    test_scores: pd.DataFrame,
+    champion: dict[str, Any],
+    test: pd.DataFrame,
+    columns: Columns,
+    params: Slices,
 ) -> tuple[pd.DataFrame, dict[str, dict[str, float]]]:
     """The champion's metrics per segment of the test split, as a table and as MLflow metrics.
 
-    ``model`` is the champion with its threshold (``predict`` contacts). The MLflow metrics are
+    The champion's probabilities are ``report_on_test``'s (``test_scores``, in the order of
+    ``test``), contacted at its validation threshold. The MLflow metrics are
     ``<variable>.<value>.<metric>`` (``slice.`` is the catalog's prefix; ``all.<metric>`` for
     every customer); a metric a segment does not define (one class) is left out.
     """
-    features, target = features_and_target(test, columns)
+    probability = test_scores[champion["name"]].to_numpy()
     report = metrics_by_slice(
-        target,
-        model.predict_proba(features)[:, 1],
-        model.predict(features),
+        test_scores[columns.target],
+        probability,
+        probability >= champion["threshold"],
         slice_labels(test, params),
     )
     flat = {}
