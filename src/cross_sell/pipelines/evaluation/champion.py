@@ -48,8 +48,9 @@ def score(
     """``classification_metrics`` of a thresholded model on a split."""
     features, target = features_and_target(table, columns)
     probability = model.predict_proba(features)[:, 1]
-    return classification_metrics(target, probability, model.predict(features), campaign) | {
-        "threshold": float(model.best_threshold_)
+    threshold = float(model.best_threshold_)  # predict() is probability >= threshold
+    return classification_metrics(target, probability, probability >= threshold, campaign) | {
+        "threshold": threshold
     }
 
 
