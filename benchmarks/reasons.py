@@ -4,8 +4,9 @@
 
 ``PATH`` is a trained project (``kedro run`` ran there: ``data/06_models/champion_model.pkl``, the
 champion with its threshold, and ``data/01_raw/test.csv``, 127,037 rows by default). Its valid rows
-are cleaned once (not timed), then ``score_customers`` (the served model's scoring node) scores
-them with the raw rows (probability, contact and ``reason_1..3``) and without (probability and
+are scored as the served model scores a request (``validate_scoring_request`` -> ``clean_raw_table``
+-> ``score_customers``, the nodes of its pipeline, in process): with reason codes (probability,
+contact and ``reason_1..3``) and without (``score_customers`` without the raw rows: probability and
 contact only), alternately, ``--repeats`` times each; the best time of each counts. Appends one line
 to ``benchmarks/results/reasons.csv`` and prints it.
 """
@@ -15,15 +16,20 @@ from __future__ import annotations
 import argparse
 import csv
 import os
-import pickle
 import subprocess
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+import joblib
+
 from cross_sell.datasets import RawCSVDataset
 from cross_sell.pipelines.data_engineering.nodes import clean_raw_table
-from cross_sell.pipelines.inference.nodes import score_customers, split_rejected_rows
+from cross_sell.pipelines.inference.nodes import (
+    score_customers,
+    split_rejected_rows,
+    validate_scoring_request,
+)
 
 RESULTS = Path(__file__).resolve().parent / "results" / "reasons.csv"
 FIELDS = ("date", "git", "rows", "model", "without_s", "with_s", "ratio", "machine_load")
@@ -32,19 +38,19 @@ MAX_RATIO = 3.0
 
 def measure(project: Path, repeats: int) -> dict[str, object]:
     """Best-of-``repeats`` wall times of scoring with and without reasons."""
-    with (project / "data" / "06_models" / "champion_model.pkl").open("rb") as file:
-        model = pickle.load(file)
+    model = joblib.load(project / "data" / "06_models" / "champion_model.pkl")
     rows, _rejects = split_rejected_rows(
         RawCSVDataset(filepath=project / "data" / "01_raw" / "test.csv").load()
     )
-    features = clean_raw_table(rows)
     times: dict[str, list[float]] = {"without": [], "with": []}
     for _ in range(repeats):
-        for kind, raw in (("without", None), ("with", rows)):
+        for kind, spent in times.items():
             start = time.perf_counter()
-            scored = score_customers(features, model, raw)
-            times[kind].append(time.perf_counter() - start)
-            assert (scored["reason_1"] != "").all() == (raw is not None)
+            request = validate_scoring_request(rows)
+            features = clean_raw_table(request)
+            scored = score_customers(features, model, request if kind == "with" else None)
+            spent.append(time.perf_counter() - start)
+            assert (scored["reason_1"] != "").all() == (kind == "with")
     without, with_ = min(times["without"]), min(times["with"])
     git = subprocess.run(
         ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
@@ -52,7 +58,7 @@ def measure(project: Path, repeats: int) -> dict[str, object]:
     return {
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M"),
         "git": git,
-        "rows": len(features),
+        "rows": len(rows),
         "model": type(model.estimator).__name__,
         "without_s": round(without, 2),
         "with_s": round(with_, 2),
