@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from typing import Any
 
@@ -34,3 +35,6 @@ def spark() -> Iterator[Any]:
     session = start_spark_session(LOCAL)
     yield session
     session.stop()
+    # py4j logs "Closing down clientserver connection" when the interpreter exits, after pytest
+    # closed the stream its handler writes to ("--- Logging error ---" at the end of the run).
+    logging.getLogger("py4j").setLevel(logging.WARNING)
