@@ -207,7 +207,7 @@ def plot(results: Path = RESULTS) -> Path:
         title="Peak memory",
         ylim=(0, None),
     )
-    memory.legend(loc="lower right", fontsize=8)
+    memory.legend(loc="upper left", fontsize=8)
     wall.set(
         xlabel="rows scored (millions)", ylabel="wall time (s)", title="Wall time", ylim=(0, None)
     )
