@@ -158,9 +158,8 @@ class InputDataHook:
 
     @hook_impl
     def after_dataset_loaded(self, dataset_name: str, data: Any) -> None:
-        if dataset_name not in RAW_INPUTS or dataset_name in self._rows:
-            return  # once per run (a training run reads raw_train twice)
-        if mlflow.active_run() is None:
+        # once per run: a training run reads raw_train twice
+        if dataset_name not in RAW_INPUTS or dataset_name in self._rows or not mlflow.active_run():
             return
         target, context = RAW_INPUTS[dataset_name]
         dataset = SampledSchemaDataset(

@@ -3,8 +3,9 @@
 Every trained model (each family, their blend, and the tuned refits in a tuning run) is compared on
 the validation split; the best one, with its threshold, is ``champion_model`` (the artifact of
 the servable model). The test split is then scored once (``test_scores``), for the report, the
-slices and the gate, which compares the champion with the registered ``@champion`` (``promotion``); the alias itself is moved
-after the run by ``PromotionHook`` (``hooks.py``), once the new version is registered.
+slices and the gate, which compares the champion with the registered ``@champion``
+(``promotion``); the alias itself is moved after the run by ``PromotionHook`` (``hooks.py``), once
+the new version is registered.
 """
 
 from kedro.pipeline import Node, Pipeline

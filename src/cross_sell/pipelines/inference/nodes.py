@@ -237,12 +237,8 @@ def score_customers(
         scored["probability"], scored["contact"] = np.empty(0), np.empty(0, dtype=bool)
         return scored.assign(**dict.fromkeys(REASON_COLUMNS, ""))
     scored["probability"] = np.asarray(champion_model.predict_proba(columns), dtype="float64")[:, 1]
-    threshold = getattr(champion_model, "best_threshold_", None)  # TunedThresholdClassifierCV
-    scored["contact"] = (
-        scored["probability"] >= threshold  # its predict(), without scoring the rows twice
-        if threshold is not None
-        else np.asarray(champion_model.predict(columns)).astype(bool)
-    )
+    # TunedThresholdClassifierCV.predict(), without scoring the rows a second time
+    scored["contact"] = scored["probability"] >= champion_model.best_threshold_
     if rows is None:
         return scored.assign(**dict.fromkeys(REASON_COLUMNS, ""))
     try:
